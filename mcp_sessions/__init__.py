@@ -1,0 +1,3 @@
+"""mcp-sessions: a shared PostgreSQL workspace for teams of AI agents, over MCP."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,61 @@
+"""Settings: read once, at the composition root (cli / server factory), never imported as a global."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("mcp-sessions"))
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. Environment variables use the MCP_SESSIONS_ prefix,
+    except DATABASE_URL and STORAGE_BACKEND, which keep their conventional names."""
+
+    model_config = SettingsConfigDict(env_prefix="MCP_SESSIONS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "MCP_SESSIONS_DATABASE_URL"),
+        description="PostgreSQL DSN, passed to asyncpg untouched. Unset: embedded PostgreSQL.",
+    )
+    storage_backend: str = Field(
+        default="postgres",
+        validation_alias=AliasChoices("STORAGE_BACKEND", "MCP_SESSIONS_STORAGE_BACKEND"),
+    )
+    agent: str = Field(default="anonymous", description="Who this server acts for (created_by, claimed_by).")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the embedded PostgreSQL lives.")
+    max_content_bytes: int = Field(default=32 * MIB, ge=1024, description="Largest chunk or artifact content.")
+    max_memory_bytes: int = Field(default=64 * 1024, ge=256, description="Largest memory content (JSON).")
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    statement_cache_size: int = Field(
+        default=100, ge=0, description="asyncpg prepared statement cache; 0 behind PgBouncer transaction pooling."
+    )
+    search_config: str = Field(default="english", description="PostgreSQL text search configuration.")
+    log_level: str = Field(default="INFO")
+
+    @field_validator("storage_backend")
+    @classmethod
+    def _only_postgres(cls, value: str) -> str:
+        if value.strip().lower() != "postgres":
+            raise ValueError(
+                f"STORAGE_BACKEND={value!r} is not supported: mcp-sessions stores everything in "
+                "PostgreSQL; use STORAGE_BACKEND=postgres (or leave it unset)"
+            )
+        return "postgres"
+
+    @field_validator("agent")
+    @classmethod
+    def _agent_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or len(value) > 100:
+            raise ValueError("MCP_SESSIONS_AGENT must be 1-100 characters")
+        return value

@@ -1,0 +1,46 @@
+"""Result models: tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, JsonValue
+
+from mcp_sessions.models.base import TaskStatus, TaskType
+
+
+class Task(BaseModel):
+    id: str
+    session_id: str
+    title: str | None
+    agent_name: str | None = Field(description="Agent the task is meant for; null: any agent.")
+    task_type: TaskType
+    status: TaskStatus
+    priority: int
+    input_data: JsonValue
+    output_data: JsonValue | None
+    error: str | None
+    process_id: int | None
+    attempts: int
+    max_attempts: int
+    run_after: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    created_by: str
+    created: datetime
+    updated: datetime
+    finished_at: datetime | None
+
+
+class ClaimedTask(Task):
+    claim_token: str = Field(description="Present it to complete_task / fail_task. Keep it secret.")
+
+
+class ClaimResult(BaseModel):
+    task: ClaimedTask | None = Field(description="null when nothing is claimable for you right now.")
+
+
+class TaskPage(BaseModel):
+    tasks: list[Task]
+    next_cursor: str | None

@@ -1,0 +1,35 @@
+"""Opaque keyset cursors: the sort key of the last row of a page, as base64url JSON.
+
+A cursor names a position, not an offset, so rows added meanwhile cause no gaps or
+repeats. Clients must pass next_cursor back untouched."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from mcp_sessions.errors import InvalidInput
+
+# Pages stop early once their rows add up to this many bytes of JSON, so that no
+# answer floods a client's context window (the next page carries on).
+PAGE_BUDGET_BYTES = 90_000
+
+
+def encode(*values: Any) -> str:
+    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None, arity: int) -> list[Any] | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != arity:
+        raise InvalidInput("cursor is malformed: pass next_cursor back exactly as a previous page returned it")
+    return values

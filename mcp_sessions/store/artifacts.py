@@ -1,0 +1,90 @@
+"""Artifacts: named documents and code, each save a new version, read back in slices."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import asyncpg
+
+from mcp_sessions import pagination
+from mcp_sessions.errors import InvalidInput, NotFound
+from mcp_sessions.models import Artifact, ArtifactContent, ArtifactPage, from_row
+from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.store import sessions
+from mcp_sessions.store.chunks import DEFAULT_SLICE
+
+
+async def save(
+    conn: asyncpg.Connection,
+    session_id: str,
+    *,
+    name: str,
+    type: str,
+    content: str,
+    format: str,
+    metadata: dict[str, Any],
+    agent: str,
+) -> Artifact:
+    await sessions.ensure_exists(conn, session_id)
+    await conn.execute(Q["lock_artifact_name"], session_id, name)
+    digest = hashlib.sha256(content.encode("utf-8")).digest()
+    row = await conn.fetchrow(
+        Q["insert_artifact_version"], session_id, name, type, format, content, len(content), digest, metadata, agent
+    )
+    return from_row(Artifact, row)
+
+
+async def read(
+    conn: asyncpg.Connection,
+    *,
+    artifact_id: str | None,
+    session_id: str | None,
+    name: str | None,
+    version: int | None,
+    offset: int,
+    length: int | None,
+) -> ArtifactContent:
+    length = DEFAULT_SLICE if length is None else length
+    if artifact_id is not None:
+        row = await conn.fetchrow(Q["get_artifact_slice_by_id"], artifact_id, offset, length)
+        if row is None:
+            raise NotFound(f"artifact {artifact_id!r} not found: list_artifacts shows a session's artifacts")
+    elif session_id is not None and name is not None:
+        row = await conn.fetchrow(Q["get_artifact_slice_by_name"], session_id, name, version, offset, length)
+        if row is None:
+            await sessions.ensure_exists(conn, session_id)
+            which = f"version {version} of " if version is not None else ""
+            raise NotFound(f"{which}artifact {name!r} not found in session {session_id!r}: list_artifacts shows them")
+    else:
+        raise InvalidInput("name the artifact: either artifact_id, or session_id and name (and optionally version)")
+    total = row["size"]
+    if offset > total:
+        raise InvalidInput(f"offset {offset} is past the end of the artifact ({total} characters)")
+    end = offset + len(row["content"])
+    return ArtifactContent(
+        artifact=from_row(Artifact, row), content=row["content"], offset=offset,
+        total_length=total, next_offset=end if end < total else None,
+    )
+
+
+async def list_page(
+    conn: asyncpg.Connection,
+    session_id: str,
+    *,
+    type: str | None,
+    name: str | None,
+    limit: int,
+    cursor: str | None,
+) -> ArtifactPage:
+    after = pagination.decode(cursor, 2)
+    rows = await conn.fetch(
+        Q["list_artifacts"], session_id, type, name, after[0] if after else None, after[1] if after else None, limit + 1
+    )
+    if not rows:
+        await sessions.ensure_exists(conn, session_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    artifacts = [from_row(Artifact, r) for r in rows]
+    next_cursor = pagination.encode(rows[-1]["name"], rows[-1]["version"]) if more else None
+    return ArtifactPage(artifacts=artifacts, next_cursor=next_cursor)

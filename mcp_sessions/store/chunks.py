@@ -1,0 +1,76 @@
+"""Conversation chunks: transcripts and dialogues, megabytes each, read back in slices."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import asyncpg
+
+from mcp_sessions import pagination
+from mcp_sessions.errors import Conflict, InvalidInput, NotFound
+from mcp_sessions.models import Chunk, ChunkContent, ChunkPage, from_row
+from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.store import sessions
+
+# What get_chunk returns when the caller names no length: enough to read, small
+# enough not to flood a context window.
+DEFAULT_SLICE = 50_000
+
+
+async def add(
+    conn: asyncpg.Connection,
+    session_id: str,
+    *,
+    content: str,
+    format: str,
+    chunk_id: str | None,
+    extracted_items: Any,
+    agent: str,
+) -> Chunk:
+    await sessions.ensure_exists(conn, session_id)
+    chunk_id = chunk_id or uuid.uuid4().hex
+    digest = hashlib.sha256(content.encode("utf-8")).digest()
+    row = await conn.fetchrow(
+        Q["insert_chunk"], session_id, chunk_id, content, len(content), digest, format, extracted_items, agent
+    )
+    if row is not None:
+        return from_row(Chunk, row)
+    # The chunk_id exists: a retry of the same write is a no-op, anything else a conflict.
+    existing = await conn.fetchrow(Q["get_chunk_meta"], session_id, chunk_id)
+    if existing["content_sha256"] != digest:
+        raise Conflict(
+            f"chunk {chunk_id!r} already exists in session {session_id!r} with different content; "
+            "chunks are immutable: add it under a new chunk_id"
+        )
+    return from_row(Chunk, {k: v for k, v in existing.items() if k != "content_sha256"})
+
+
+async def read(
+    conn: asyncpg.Connection, session_id: str, chunk_id: str, *, offset: int, length: int | None
+) -> ChunkContent:
+    length = DEFAULT_SLICE if length is None else length
+    row = await conn.fetchrow(Q["get_chunk_slice"], session_id, chunk_id, offset, length)
+    if row is None:
+        await sessions.ensure_exists(conn, session_id)
+        raise NotFound(f"chunk {chunk_id!r} not found in session {session_id!r}: list_chunks shows its chunks")
+    total = row["size"]
+    if offset > total:
+        raise InvalidInput(f"offset {offset} is past the end of the chunk ({total} characters)")
+    end = offset + len(row["content"])
+    return ChunkContent(
+        session_id=session_id, chunk_id=chunk_id, format=row["format"], content=row["content"],
+        offset=offset, total_length=total, next_offset=end if end < total else None,
+    )
+
+
+async def list_page(conn: asyncpg.Connection, session_id: str, *, limit: int, cursor: str | None) -> ChunkPage:
+    after = pagination.decode(cursor, 1)
+    rows = await conn.fetch(Q["list_chunks"], session_id, after[0] if after else None, limit + 1)
+    if not rows:
+        await sessions.ensure_exists(conn, session_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    chunks = [from_row(Chunk, r) for r in rows]
+    return ChunkPage(chunks=chunks, next_cursor=pagination.encode(rows[-1]["seq"]) if more else None)

@@ -1,0 +1,55 @@
+"""Driver errors → our errors, at the store boundary."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import asyncpg
+
+from mcp_sessions.errors import Conflict, InvalidInput, NotFound, SessionsError, Unavailable
+
+_CONNECTION_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Wrap a unit of store work: whatever the driver raises leaves as a SessionsError."""
+    try:
+        yield
+    except SessionsError:
+        raise
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFound(_fk_message(exc)) from exc
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"already exists ({exc.constraint_name}): {exc.detail or exc}") from exc
+    except asyncpg.CheckViolationError as exc:
+        raise InvalidInput(f"value not allowed by {exc.constraint_name}: {exc.detail or exc}") from exc
+    except (asyncpg.QueryCanceledError, asyncpg.DeadlockDetectedError,
+            asyncpg.SerializationError) as exc:
+        raise Unavailable(f"the database cancelled the call ({exc.sqlstate}: {exc}); it is safe to retry") from exc
+    except asyncpg.ProgramLimitExceededError as exc:
+        raise InvalidInput(f"content too large for the database: {exc}") from exc
+    except asyncpg.CharacterNotInRepertoireError as exc:
+        raise InvalidInput(f"text is not valid UTF-8 or contains NUL: {exc}") from exc
+    except _CONNECTION_ERRORS as exc:
+        raise Unavailable(
+            f"the database is unreachable ({type(exc).__name__}); nothing was written, it is safe to retry"
+        ) from exc
+
+
+def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
+    constraint = exc.constraint_name or ""
+    if "session_id" in constraint:
+        return "session not found: create it with create_session first"
+    return f"a referenced row does not exist ({constraint})"

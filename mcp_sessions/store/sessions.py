@@ -1,0 +1,94 @@
+"""Sessions: create, read, update, list, with counts of what they hold."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from mcp_sessions import pagination
+from mcp_sessions.errors import Conflict, NotFound
+from mcp_sessions.models import Session, SessionCounts, SessionPage, SessionSummary, from_row
+from mcp_sessions.sql import QUERIES as Q
+
+
+def not_found(session_id: str) -> NotFound:
+    return NotFound(f"session {session_id!r} not found: list_sessions shows the existing ones")
+
+
+async def ensure_exists(conn: asyncpg.Connection, session_id: str) -> None:
+    if not await conn.fetchval(Q["session_exists"], session_id):
+        raise not_found(session_id)
+
+
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    title: str,
+    participants: list[str],
+    metadata: dict[str, Any],
+    session_id: str | None,
+    agent: str,
+) -> SessionSummary:
+    new_id = session_id or uuid.uuid4().hex
+    row = await conn.fetchrow(Q["insert_session"], new_id, title, _unique(participants), metadata, agent)
+    if row is None:
+        raise Conflict(f"session {new_id!r} already exists: use get_session, or choose another session_id")
+    return await _summarize(conn, from_row(Session, row))
+
+
+async def get(conn: asyncpg.Connection, session_id: str) -> SessionSummary:
+    row = await conn.fetchrow(Q["get_session"], session_id)
+    if row is None:
+        raise not_found(session_id)
+    return await _summarize(conn, from_row(Session, row))
+
+
+async def update(
+    conn: asyncpg.Connection,
+    session_id: str,
+    *,
+    title: str | None,
+    status: str | None,
+    add_participants: list[str],
+    metadata: dict[str, Any] | None,
+) -> SessionSummary:
+    row = await conn.fetchrow(
+        Q["update_session"], session_id, title, add_participants, metadata, status,
+    )
+    if row is None:
+        raise not_found(session_id)
+    return await _summarize(conn, from_row(Session, row))
+
+
+async def list_page(
+    conn: asyncpg.Connection, *, status: str | None, participant: str | None, limit: int, cursor: str | None
+) -> SessionPage:
+    after = pagination.decode(cursor, 2)
+    after_at = datetime.fromisoformat(after[0]) if after else None
+    after_id = after[1] if after else None
+    rows = await conn.fetch(Q["list_sessions"], status, participant, limit + 1, after_at, after_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    sessions = [await _summarize(conn, from_row(Session, r)) for r in rows]
+    next_cursor = pagination.encode(rows[-1]["last_activity"].isoformat(), rows[-1]["id"]) if more else None
+    return SessionPage(sessions=sessions, next_cursor=next_cursor)
+
+
+async def counts(conn: asyncpg.Connection, session_id: str) -> SessionCounts:
+    row = await conn.fetchrow(Q["session_counts"], session_id)
+    by_status = row["tasks_by_status"]
+    return SessionCounts(
+        chunks=row["chunks"], memories=row["memories"], artifacts=row["artifacts"],
+        tasks=sum(by_status.values()), tasks_by_status=by_status,
+    )
+
+
+async def _summarize(conn: asyncpg.Connection, session: Session) -> SessionSummary:
+    return SessionSummary(**session.model_dump(), counts=await counts(conn, session.id))
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

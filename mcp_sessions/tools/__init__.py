@@ -1,0 +1,15 @@
+"""The MCP tools, one module per domain. Tools are thin: validate, call the store
+inside one transaction, shape the result."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from mcp_sessions.tools import agents, artifacts, chunks, memories, search, sessions, tasks
+
+DOMAINS = (sessions, chunks, memories, tasks, artifacts, agents, search)
+
+
+def register_all(mcp: MCPServer) -> None:
+    for domain in DOMAINS:
+        domain.register(mcp)

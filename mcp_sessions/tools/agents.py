@@ -1,0 +1,36 @@
+"""Agent registry tools: register_agent, list_agents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
+
+from mcp_sessions.models import Agent, AgentList, AgentStatus
+from mcp_sessions.store import agents as store
+from mcp_sessions.tools._base import READ, UPSERT, app_of, tool
+from mcp_sessions.validation import AnyJson, Identifier, Text
+
+
+def register(mcp: MCPServer) -> None:
+    @tool(mcp, UPSERT)
+    async def register_agent(
+        name: Identifier,
+        type: Text(100),
+        ctx: Context,
+        command: Annotated[Text(2000) | None, Field(description="How to start it.")] = None,
+        capabilities: Annotated[list[AnyJson], Field(max_length=100)] = [],
+        status: AgentStatus = "available",
+    ) -> Agent:
+        """Add an agent to the registry, or update it."""
+        async with app_of(ctx).transaction() as conn:
+            return await store.register(
+                conn, name=name, type=type, command=command, capabilities=capabilities, status=status
+            )
+
+    @tool(mcp, READ)
+    async def list_agents(ctx: Context, status: AgentStatus | None = None) -> AgentList:
+        """The registered agents: what each can do, how to start it, when it was last seen."""
+        async with app_of(ctx).connection() as conn:
+            return await store.list_all(conn, status=status)
