@@ -33,7 +33,13 @@ class App:
 
     @property
     def agent(self) -> str:
+        """The calling agent's identity (MCP_SESSIONS_AGENT over stdio)."""
         return self.settings.agent
+
+    def claimant(self, requested: str | None) -> str:
+        """The agent a claim/heartbeat/completion is made as. Over stdio a process may act
+        for another agent name; an authenticated (HTTP) identity may not."""
+        return requested or self.agent
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -45,7 +45,7 @@ def register(mcp: MCPServer) -> None:
         task is null when there is nothing to do. Keep its claim_token for complete_task / fail_task."""
         app = app_of(ctx)
         async with app.transaction() as conn:
-            return await store.claim(conn, agent=agent_name or app.agent, session_id=session_id, task_types=task_types)
+            return await store.claim(conn, agent=app.claimant(agent_name), session_id=session_id, task_types=task_types)
 
     @tool(mcp, CHANGE)
     async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> Task:
