@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
 
 from mcp_sessions import __version__
 from mcp_sessions.config import Settings
 from mcp_sessions.db import open_pool
+from mcp_sessions.errors import SessionsError
 from mcp_sessions.tools import register_all
 from mcp_sessions.tools._base import App
+from mcp_sessions.tools._errors import describe
 
 INSTRUCTIONS = """\
 A workspace shared with other agents. Start with list_sessions or get_session; store
 transcripts with add_chunk, knowledge with remember, documents with save_artifact;
 hand work over with create_task / claim_task; find anything with search."""
+
+
+class SessionsServer(MCPServer):
+    """MCPServer whose argument errors read like our other tool errors."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(describe(name, cause)) from cause
+            while cause is not None and not isinstance(cause, SessionsError):
+                cause = cause.__cause__
+            if cause is not None:
+                raise ToolError(f"[{cause.code}] {name}: {cause.message}") from cause
+            raise
 
 
 def create_server(settings: Settings) -> MCPServer:
@@ -26,7 +47,7 @@ def create_server(settings: Settings) -> MCPServer:
         async with open_pool(settings) as pool:
             yield App(pool=pool, settings=settings)
 
-    mcp = MCPServer(
+    mcp = SessionsServer(
         name="mcp-sessions",
         version=__version__,
         instructions=INSTRUCTIONS,

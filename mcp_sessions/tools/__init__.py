@@ -6,6 +6,7 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 
 from mcp_sessions.tools import agents, artifacts, chunks, memories, search, sessions, tasks
+from mcp_sessions.tools._schema import slim_schemas
 
 DOMAINS = (sessions, chunks, memories, tasks, artifacts, agents, search)
 
@@ -13,3 +14,4 @@ DOMAINS = (sessions, chunks, memories, tasks, artifacts, agents, search)
 def register_all(mcp: MCPServer) -> None:
     for domain in DOMAINS:
         domain.register(mcp)
+    slim_schemas(mcp)

@@ -81,7 +81,7 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[Callable[...
                 return await fn(*args, **kwargs)
             except SessionsError as exc:
                 outcome = exc.code
-                raise ToolError(f"[{exc.code}] {exc.message}") from exc
+                raise ToolError(exc.message) from exc  # SessionsServer.call_tool words it
             except Exception:
                 outcome = "crash"
                 raise

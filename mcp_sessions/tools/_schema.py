@@ -1,0 +1,66 @@
+"""Slimmer published schemas. Tool definitions cost every client's context window, so
+the JSON schemas pydantic derives are trimmed of what a model reading them gains
+nothing from: the auto-generated `title` of every property and model, and the
+empty `JsonValue` definition (any JSON) behind a $ref. Validation is unaffected:
+arguments are still checked by the pydantic models themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+_ANY_JSON_REF = "#/$defs/JsonValue"
+
+
+def _slim(schema: Any, output: bool = False) -> Any:
+    if isinstance(schema, list):
+        return [_slim(item, output) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("$ref") == _ANY_JSON_REF:
+        return {}
+    if output and "$ref" in schema:
+        return {"type": "object"}
+    schema = _fold_nullable(schema)
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key == "additionalProperties" and _slim(value, output) == {}:
+            continue  # any value is the default
+        if output and key in ("description", "format", "$defs"):
+            continue  # results are described in the README; nested models stay "object"
+        if key == "default" and value is None:
+            continue  # not being required already says it may be left out
+        if key == "required" and output:
+            continue  # results always carry every field (null when empty)
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            # keys here are names, not schema keywords: keep them all
+            slimmed = {name: _slim(sub, output) for name, sub in value.items() if not (key == "$defs" and name == "JsonValue")}
+            if slimmed or key == "properties":
+                out[key] = slimmed
+            continue
+        out[key] = _slim(value, output)
+    return out
+
+
+def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """{"anyOf": [{"type": "string", ...}, {"type": "null"}]} -> {"type": ["string", "null"], ...}"""
+    options = schema.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return schema
+    other = options[0] if options[1] == {"type": "null"} else options[1]
+    if not isinstance(other.get("type"), str):
+        return schema
+    folded = {k: v for k, v in schema.items() if k != "anyOf"}
+    folded.update(other)
+    folded["type"] = [other["type"], "null"]
+    return folded
+
+
+def slim_schemas(mcp: MCPServer) -> None:
+    for tool in mcp._tool_manager.list_tools():
+        tool.parameters = _slim(tool.parameters)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = _slim(tool.fn_metadata.output_schema, output=True)
