@@ -253,4 +253,22 @@ ALTER TABLE artifacts
     ) STORED;
 CREATE INDEX artifacts_tsv ON artifacts USING gin (tsv);
 INSERT INTO schema_migrations (version, name, checksum) VALUES (2, 'search', '6cc75577502ef3282b0d6fe2d1ef048e285b8e445ec01c2cfc9c85b033fff036');
+
+-- >>> migration 0004_auth
+
+-- 0004_auth: per-agent bearer tokens for the HTTP transport.
+-- Only a SHA-256 of each token is stored (tokens are 256 random bits, so a fast hash
+-- is enough: there is nothing to brute-force). The public id is part of the token,
+-- so verification is a primary-key lookup followed by a constant-time compare.
+
+CREATE TABLE agent_tokens (
+    id           text PRIMARY KEY,
+    agent        text NOT NULL CHECK (length(agent) BETWEEN 1 AND 100),
+    token_sha256 bytea NOT NULL CHECK (length(token_sha256) = 32),
+    created      timestamptz NOT NULL DEFAULT now(),
+    last_used    timestamptz,
+    revoked_at   timestamptz
+);
+CREATE INDEX agent_tokens_agent ON agent_tokens (agent, created);
+INSERT INTO schema_migrations (version, name, checksum) VALUES (4, 'auth', '9644c01b04da46e8063416e49a336b8c6c02e2784dc773a73e78aaaefa544133');
 COMMIT;

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from mcp_sessions import __version__
-from mcp_sessions.cli import db, serve
+from mcp_sessions.cli import db, serve, tokens
 
-COMMANDS = [serve, db]
+COMMANDS = [serve, db, tokens]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,96 @@
+"""`mcp-sessions tokens ...`: the per-agent bearer tokens of the HTTP transport."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Awaitable, Callable
+
+from mcp_sessions.cli.common import load_settings, run, setup_logging
+from mcp_sessions.errors import SessionsError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    tokens = sub.add_parser("tokens", help="bearer tokens for the HTTP transport: create, list, revoke")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", metavar="TOKENS_COMMAND")
+    p = tokens_sub.add_parser("create", help="make a token for an agent and print it (only once)")
+    p.add_argument("--agent", required=True, help="the agent the token authenticates as")
+    p.set_defaults(func=cmd_create)
+    p = tokens_sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    p.add_argument("--agent", help="only this agent's tokens")
+    p.add_argument("--all", action="store_true", help="include revoked tokens")
+    p.set_defaults(func=cmd_list)
+    p = tokens_sub.add_parser("revoke", help="revoke one token by id, or every token of an agent")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("token_id", nargs="?", metavar="ID", help="the token id `tokens list` shows")
+    which.add_argument("--agent", help="revoke all of this agent's tokens")
+    p.set_defaults(func=cmd_revoke)
+    tokens.set_defaults(func=lambda a: (tokens.print_help(), 0)[1])
+
+
+def _with_connection(work: Callable[[Any], Awaitable[int]]) -> int:
+    """Run work(conn) on a migrated database; our errors become one line on stderr."""
+    settings = load_settings()
+    setup_logging(settings)
+    from mcp_sessions import migrations
+    from mcp_sessions.db import connect, resolve_dsn
+
+    async def go() -> int:
+        conn = await connect(await resolve_dsn(settings))
+        try:
+            if (await migrations.status(conn)).pending:
+                await migrations.migrate(conn)
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    try:
+        return run(go())
+    except SessionsError as exc:
+        print(f"mcp-sessions: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from mcp_sessions.store import tokens
+
+    async def work(conn: Any) -> int:
+        info, token = await tokens.create(conn, args.agent)
+        print(token)
+        print(f"token {info.id} for agent {info.agent!r}: shown once, only its hash is stored", file=sys.stderr)
+        return 0
+
+    return _with_connection(work)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from mcp_sessions.store import tokens
+
+    async def work(conn: Any) -> int:
+        rows = await tokens.list_tokens(conn, agent=args.agent, include_revoked=args.all)
+        print(f"{'ID':<14}{'AGENT':<24}{'CREATED':<22}{'LAST USED':<22}STATUS")
+        for t in rows:
+            status = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
+            print(f"{t.id:<14}{t.agent:<24}{_when(t.created):<22}{_when(t.last_used):<22}{status}")
+        return 0
+
+    return _with_connection(work)
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from mcp_sessions.store import tokens
+
+    async def work(conn: Any) -> int:
+        if args.agent:
+            revoked = await tokens.revoke_agent(conn, args.agent)
+            print(f"revoked {len(revoked)} token(s) of agent {args.agent!r}: {', '.join(t.id for t in revoked) or '-'}")
+        else:
+            info = await tokens.revoke(conn, args.token_id)
+            print(f"revoked token {info.id} of agent {info.agent!r}")
+        return 0
+
+    return _with_connection(work)
+
+
+def _when(at: Any) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S") if at else "-"
