@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from mcp_sessions import __version__
 from mcp_sessions.config import Settings
-from mcp_sessions.db import open_pool
+from mcp_sessions.db import open_pool, resolve_dsn
 from mcp_sessions.errors import SessionsError
+from mcp_sessions.store.task_waiter import TaskWaiter
 from mcp_sessions.tools import register_all
 from mcp_sessions.tools._base import App
 from mcp_sessions.tools._errors import describe
@@ -45,7 +46,12 @@ def create_server(settings: Settings) -> MCPServer:
     async def lifespan(_: MCPServer) -> AsyncIterator[App]:
         # The pool lives exactly as long as the server: no module-level connections.
         async with open_pool(settings) as pool:
-            yield App(pool=pool, settings=settings)
+            waiter = TaskWaiter(pool, lambda: resolve_dsn(settings))
+            await waiter.start()
+            try:
+                yield App(pool=pool, settings=settings, waiter=waiter)
+            finally:
+                await waiter.stop()
 
     mcp = SessionsServer(
         name="mcp-sessions",

@@ -17,6 +17,8 @@ class Agent(BaseModel):
     status: AgentStatus
     created: datetime
     last_seen: datetime | None
+    alive: bool = False
+    holds: list[str] = []
 
 
 class AgentList(BaseModel):

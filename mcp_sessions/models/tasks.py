@@ -24,6 +24,8 @@ class Task(BaseModel):
     attempts: int
     max_attempts: int
     run_after: datetime
+    blocked_by: int = Field(description="Dependencies not completed yet; claimable at 0.")
+    idempotency_key: str | None
     claimed_by: str | None
     claimed_at: datetime | None
     lease_expires_at: datetime | None
@@ -33,8 +35,33 @@ class Task(BaseModel):
     finished_at: datetime | None
 
 
+class TaskState(BaseModel):
+    """What a lifecycle step (heartbeat, start, complete, fail, cancel) changed; get_task has the rest."""
+
+    id: str
+    status: TaskStatus
+    attempts: int
+    max_attempts: int
+    run_after: datetime
+    lease_expires_at: datetime | None
+    error: str | None
+
+
+class TaskEvent(BaseModel):
+    at: datetime
+    event: str
+    agent: str | None
+    attempt: int
+    detail: str | None
+
+
+class TaskDetail(Task):
+    depends_on: list[str]
+    history: list[TaskEvent]
+
+
 class ClaimedTask(Task):
-    claim_token: str = Field(description="Present it to complete_task / fail_task. Keep it secret.")
+    claim_token: str = Field(description="Present it to heartbeat/start/complete/fail. Keep it secret.")
 
 
 class ClaimResult(BaseModel):

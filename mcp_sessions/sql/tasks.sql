@@ -1,26 +1,65 @@
+-- Tasks. Every lifecycle step is a SQL function of 0003_task_queue (one round trip,
+-- the same semantics for psql users); these are the calls the store makes.
+
 -- name: insert_task
-INSERT INTO tasks (session_id, task_type, agent_name, title, input_data, priority, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- A repeated idempotency_key in one session inserts nothing (the caller reads the existing task).
+INSERT INTO tasks (session_id, task_type, agent_name, title, input_data, priority, created_by,
+                   run_after, max_attempts, idempotency_key, blocked_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10, $11)
+ON CONFLICT (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
+
+-- name: task_by_idempotency_key
+SELECT * FROM tasks WHERE session_id = $1 AND idempotency_key = $2;
+
+-- name: lock_dependencies
+-- FOR SHARE: a dependency can't complete or fail between this count and our commit,
+-- so the new task's blocked_by is exact.
+SELECT id, status FROM tasks WHERE id = ANY ($1::text[]) FOR SHARE;
+
+-- name: insert_dependencies
+INSERT INTO task_dependencies (task_id, depends_on) SELECT $1, unnest($2::text[]);
 
 -- name: claim_task
 -- The same SQL function psql users call: SELECT * FROM claim_task('codex');
 SELECT * FROM claim_task($1, $2, $3, $4);
 
+-- name: heartbeat_task
+SELECT * FROM heartbeat_task($1, $2, $3);
+
+-- name: start_task
+SELECT * FROM start_task($1, $2, $3);
+
+-- name: complete_task
+SELECT * FROM complete_task($1, $2, $3);
+
+-- name: fail_task
+SELECT * FROM fail_task($1, $2, $3, $4);
+
+-- name: cancel_task
+SELECT * FROM cancel_task($1, $2, $3);
+
+-- name: requeue_task
+SELECT * FROM requeue_task($1, $2);
+
+-- name: recover_expired_tasks
+SELECT recover_expired_tasks($1);
+
 -- name: get_task
 SELECT * FROM tasks WHERE id = $1;
 
--- name: complete_task
-UPDATE tasks SET status = 'completed', output_data = $3, lease_expires_at = NULL,
-                 finished_at = now(), updated = now()
-WHERE id = $1 AND claim_token = $2 AND status IN ('claimed', 'running') AND lease_expires_at > now()
-RETURNING *;
+-- name: task_dependencies_of
+SELECT depends_on FROM task_dependencies WHERE task_id = $1 ORDER BY depends_on;
 
--- name: fail_task
-UPDATE tasks SET status = 'failed', error = $3, lease_expires_at = NULL,
-                 finished_at = now(), updated = now()
-WHERE id = $1 AND claim_token = $2 AND status IN ('claimed', 'running') AND lease_expires_at > now()
-RETURNING *;
+-- name: failed_dependencies_of
+SELECT dep.id, dep.status FROM task_dependencies d JOIN tasks dep ON dep.id = d.depends_on
+WHERE d.task_id = $1 AND dep.status IN ('failed', 'cancelled');
+
+-- name: task_history
+-- The most recent transitions, oldest first; details cut so one answer stays small.
+SELECT at, event, agent, attempt, left(detail, 1000) AS detail
+FROM (SELECT * FROM task_events WHERE task_id = $1 ORDER BY id DESC LIMIT $2) e
+ORDER BY id;
 
 -- name: list_tasks
 SELECT * FROM tasks
@@ -33,3 +72,15 @@ LIMIT $6;
 
 -- name: task_claim_state
 SELECT claim_token::text AS token, lease_expires_at < now() AS expired FROM tasks WHERE id = $1;
+
+-- name: register_waiter
+INSERT INTO task_waiters (waiter_id, channel, listener_pid, agent, session_id, task_types, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7));
+
+-- name: unregister_waiter
+DELETE FROM task_waiters WHERE waiter_id = $1;
+
+-- name: sweep_waiters
+-- Waiters past their deadline, or whose server's listening connection is gone.
+DELETE FROM task_waiters w
+WHERE w.expires_at < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.listener_pid));

@@ -1,4 +1,8 @@
-"""Tasks: create, claim (atomically, through the SQL function claim_task), complete, fail."""
+"""Tasks: create (with dependencies, idempotency, schedule), claim, heartbeat, start,
+complete, fail (with retry), cancel, requeue, recover expired leases, read.
+
+Each lifecycle step is one call of its SQL function (migrations/0003_task_queue.sql).
+A step that did not apply returns no row, and `_refuse` reads the task to say why."""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from typing import Any
 import asyncpg
 
 from mcp_sessions import pagination
-from mcp_sessions.errors import InvalidInput, NotFound, StaleClaim
-from mcp_sessions.models import ClaimedTask, ClaimResult, Task, TaskPage, from_row
+from mcp_sessions.errors import Conflict, InvalidInput, NotFound, StaleClaim
+from mcp_sessions.models import ClaimedTask, ClaimResult, Task, TaskDetail, TaskEvent, TaskPage, from_row
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store import sessions
 
 DEFAULT_LEASE_SECONDS = 300
+HISTORY_LIMIT = 50
+FINISHED = ("completed", "failed", "cancelled")
 
 
 def _task(row: Any) -> Task:
@@ -38,10 +44,48 @@ async def create(
     input_data: Any,
     priority: int,
     agent: str,
+    run_after: datetime | None = None,
+    depends_on: list[str] | None = None,
+    max_attempts: int = 3,
+    idempotency_key: str | None = None,
 ) -> Task:
     await sessions.ensure_exists(conn, session_id)
-    row = await conn.fetchrow(Q["insert_task"], session_id, task_type, agent_name, title, input_data, priority, agent)
+    if idempotency_key is not None:
+        row = await conn.fetchrow(Q["task_by_idempotency_key"], session_id, idempotency_key)
+        if row is not None:
+            return _task(row)
+    deps = list(dict.fromkeys(depends_on or []))
+    blocked_by = await _check_dependencies(conn, deps)
+    row = await conn.fetchrow(
+        Q["insert_task"], session_id, task_type, agent_name, title, input_data, priority, agent,
+        run_after, max_attempts, idempotency_key, blocked_by,
+    )
+    if row is None:
+        # A concurrent create with the same key committed first: it is the task.
+        return _task(await conn.fetchrow(Q["task_by_idempotency_key"], session_id, idempotency_key))
+    if deps:
+        await conn.execute(Q["insert_dependencies"], row["id"], deps)
     return _task(row)
+
+
+async def _check_dependencies(conn: asyncpg.Connection, deps: list[str]) -> int:
+    """How many of deps are not completed yet; refuses unknown or dead dependencies."""
+    if not deps:
+        return 0
+    found = {r["id"]: r["status"] for r in await conn.fetch(Q["lock_dependencies"], deps)}
+    missing = [d for d in deps if d not in found]
+    if missing:
+        raise NotFound(f"depends_on names tasks that do not exist: {', '.join(missing)}")
+    dead = [f"{d} ({s})" for d, s in found.items() if s in ("failed", "cancelled")]
+    if dead:
+        raise InvalidInput(f"depends_on names tasks that can never complete: {', '.join(dead)}; requeue them first")
+    return sum(1 for s in found.values() if s != "completed")
+
+
+def _claimed(row: Any) -> ClaimedTask:
+    data = dict(row)
+    data["claim_token"] = str(data["claim_token"])
+    return ClaimedTask.model_validate(data)
 
 
 async def claim(
@@ -52,18 +96,21 @@ async def claim(
     task_types: list[str] | None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> ClaimResult:
-    row = await conn.fetchrow(Q["claim_task"], agent, session_id, task_types or None, lease_seconds)
-    if row is None:
-        return ClaimResult(task=None)
-    data = dict(row)
-    data["claim_token"] = str(data["claim_token"])
-    return ClaimResult(task=ClaimedTask.model_validate(data))
+    row = await conn.fetchrow(Q["claim_task"], agent, session_id, task_types or None, float(lease_seconds))
+    return ClaimResult(task=None if row is None else _claimed(row))
 
 
-async def get(conn: asyncpg.Connection, task_id: str) -> Task:
-    row = await conn.fetchrow(Q["get_task"], task_id)
+async def heartbeat(conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None) -> Task:
+    row = await conn.fetchrow(Q["heartbeat_task"], task_id, _token(claim_token), lease_seconds)
     if row is None:
-        raise NotFound(f"task {task_id!r} not found: list_tasks shows the existing ones")
+        await _refuse(conn, task_id, claim_token, "heartbeat")
+    return _task(row)
+
+
+async def start(conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None) -> Task:
+    row = await conn.fetchrow(Q["start_task"], task_id, _token(claim_token), process_id)
+    if row is None:
+        await _refuse(conn, task_id, claim_token, "start")
     return _task(row)
 
 
@@ -74,26 +121,77 @@ async def complete(conn: asyncpg.Connection, task_id: str, claim_token: str, out
     return _task(row)
 
 
-async def fail(conn: asyncpg.Connection, task_id: str, claim_token: str, error: str) -> Task:
-    row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error)
+async def fail(conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True) -> Task:
+    row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error, retry)
     if row is None:
         await _refuse(conn, task_id, claim_token, "fail")
     return _task(row)
 
 
+async def cancel(conn: asyncpg.Connection, task_id: str, reason: str, agent: str) -> Task:
+    """Cancel a pending, claimed or running task; its holder's claim_token dies."""
+    row = await conn.fetchrow(Q["cancel_task"], task_id, reason, agent)
+    if row is None:
+        task = await get_row(conn, task_id)
+        raise Conflict(f"cannot cancel task {task_id!r}: it is already {task.status}")
+    return _task(row)
+
+
+async def requeue(conn: asyncpg.Connection, task_id: str, agent: str) -> Task:
+    """Put a failed, cancelled, claimed or running task back to pending with a fresh
+    attempt budget; any claim on it dies. Recorded in its history."""
+    row = await conn.fetchrow(Q["requeue_task"], task_id, agent)
+    if row is None:
+        task = await get_row(conn, task_id)
+        if task.status in ("pending", "completed"):
+            raise Conflict(f"cannot requeue task {task_id!r}: it is {task.status}")
+        dead = await conn.fetch(Q["failed_dependencies_of"], task_id)
+        names = ", ".join(f"{r['id']} ({r['status']})" for r in dead)
+        raise Conflict(f"cannot requeue task {task_id!r}: its dependencies {names} can never complete; requeue them first")
+    return _task(row)
+
+
+async def recover_expired(conn: asyncpg.Connection, limit: int = 100) -> int:
+    """Requeue (or fail, past max_attempts) tasks whose lease ran out; safe to run from
+    any number of servers at once. Returns how many it recovered."""
+    return await conn.fetchval(Q["recover_expired_tasks"], limit)
+
+
+async def get_row(conn: asyncpg.Connection, task_id: str) -> Task:
+    row = await conn.fetchrow(Q["get_task"], task_id)
+    if row is None:
+        raise NotFound(f"task {task_id!r} not found: list_tasks shows the existing ones")
+    return _task(row)
+
+
+async def get(conn: asyncpg.Connection, task_id: str) -> TaskDetail:
+    """The task with what it depends on and its history (the latest transitions)."""
+    task = await get_row(conn, task_id)
+    deps = [r["depends_on"] for r in await conn.fetch(Q["task_dependencies_of"], task_id)]
+    history = [from_row(TaskEvent, r) for r in await conn.fetch(Q["task_history"], task_id, HISTORY_LIMIT)]
+    created = TaskEvent(at=task.created, event="created", agent=task.created_by, attempt=0, detail=None)
+    if len(history) < HISTORY_LIMIT:
+        history.insert(0, created)
+    return TaskDetail(**task.model_dump(), depends_on=deps, history=history)
+
+
 async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb: str) -> None:
     """Say precisely why a claim-token operation did not apply."""
-    task = await get(conn, task_id)
-    if task.status in ("completed", "failed", "cancelled"):
-        raise StaleClaim(f"cannot {verb} task {task_id!r}: it is already {task.status}")
+    task = await get_row(conn, task_id)
+    if task.status in FINISHED:
+        why = f": {task.error}" if task.status != "completed" and task.error else ""
+        raise StaleClaim(f"cannot {verb} task {task_id!r}: it is already {task.status}{why}")
     row = await conn.fetchrow(Q["task_claim_state"], task_id)
     if task.status == "pending" or row["token"] != claim_token:
         raise StaleClaim(
             f"cannot {verb} task {task_id!r}: your claim_token is stale (the task is {task.status}"
             + (f", claimed by {task.claimed_by}" if task.status != "pending" else "")
-            + "); another agent may have taken it over after your lease ran out"
+            + "); your lease ran out or the task was requeued, and another agent may have taken it over"
         )
-    raise StaleClaim(f"cannot {verb} task {task_id!r}: your lease ran out at {task.lease_expires_at.isoformat()}")
+    raise StaleClaim(
+        f"cannot {verb} task {task_id!r}: your lease ran out at {task.lease_expires_at.isoformat()}; "
+        "heartbeat_task before it runs out"
+    )
 
 
 async def list_page(

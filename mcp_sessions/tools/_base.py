@@ -18,6 +18,7 @@ from mcp.types import ToolAnnotations
 from mcp_sessions.config import Settings
 from mcp_sessions.errors import SessionsError
 from mcp_sessions.store.errors import translate_errors
+from mcp_sessions.store.task_waiter import TaskWaiter
 
 log = logging.getLogger("mcp_sessions.tools")
 
@@ -30,6 +31,8 @@ class App:
 
     pool: asyncpg.Pool
     settings: Settings
+    # Long-poll claims and the lease sweep (store/task_waiter.py); None: no waiting.
+    waiter: TaskWaiter | None = None
 
     @property
     def agent(self) -> str:

@@ -31,6 +31,6 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, READ)
     async def list_agents(ctx: Context, status: AgentStatus | None = None) -> AgentList:
-        """The registered agents: what each can do, how to start it, when it was last seen."""
+        """The registered agents: what each can do, how to start it, last seen, alive, and the tasks each holds."""
         async with app_of(ctx).connection() as conn:
             return await store.list_all(conn, status=status)

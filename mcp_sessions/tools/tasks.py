@@ -1,18 +1,27 @@
-"""Task queue tools: create_task, claim_task, complete_task, fail_task, get_task, list_tasks."""
+"""Task queue tools: create_task, claim_task, heartbeat_task, start_task, complete_task,
+fail_task, cancel_task, get_task, list_tasks. Lifecycle: pending -> claimed (leased) ->
+running -> completed | failed | cancelled; a lease that runs out puts it back to pending."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from mcp_sessions.models import ClaimResult, Task, TaskPage, TaskStatus, TaskType
+from mcp_sessions.models import ClaimResult, Task, TaskDetail, TaskPage, TaskState, TaskStatus, TaskType
 from mcp_sessions.store import tasks as store
 from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
 from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
 
-Token = Annotated[str, Field(min_length=1, max_length=100, description="The claim_token claim_task returned.")]
+Token = Annotated[str, Field(min_length=1, max_length=100, description="From claim_task.")]
+Lease = Annotated[float, Field(ge=1, le=86400, description="Seconds.")]
+MAX_WAIT_SECONDS = 300
+
+
+def _state(task: Task) -> TaskState:
+    return TaskState.model_validate(task.model_dump())
 
 
 def register(mcp: MCPServer) -> None:
@@ -21,47 +30,98 @@ def register(mcp: MCPServer) -> None:
         session_id: Identifier,
         task_type: TaskType,
         ctx: Context,
-        agent_name: Annotated[Identifier | None, Field(description="Agent meant to do it; default: any.")] = None,
+        agent_name: Annotated[Identifier | None, Field(description="Meant for; default any.")] = None,
         title: Text(500) | None = None,
         input_data: AnyJson = {},
-        priority: Annotated[int, Field(ge=-1000, le=1000, description="Higher is claimed first.")] = 0,
+        priority: Annotated[int, Field(ge=-1000, le=1000, description="Higher first.")] = 0,
+        run_after: Annotated[datetime | None, Field(description="Not claimable before.")] = None,
+        depends_on: Annotated[list[Identifier], Field(max_length=100, description="Task ids to complete first.")] = [],
+        max_attempts: Annotated[int, Field(ge=1, le=100)] = 3,
+        idempotency_key: Annotated[Identifier | None, Field(description="Same key, same task.")] = None,
     ) -> Task:
-        """Queue work for an agent (or for any agent)."""
+        """Queue work for an agent (or any agent). A repeated idempotency_key in the session returns the existing task."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             return await store.create(
                 conn, session_id, task_type=task_type, agent_name=agent_name, title=title,
-                input_data=input_data, priority=priority, agent=app.agent,
+                input_data=input_data, priority=priority, agent=app.agent, run_after=run_after,
+                depends_on=depends_on, max_attempts=max_attempts, idempotency_key=idempotency_key,
             )
 
     @tool(mcp, CHANGE)
     async def claim_task(
         ctx: Context,
-        agent_name: Annotated[Identifier | None, Field(description="Claim as this agent; default: you.")] = None,
+        agent_name: Annotated[Identifier | None, Field(description="Claim as; default you.")] = None,
         session_id: Identifier | None = None,
         task_types: list[TaskType] | None = None,
+        lease_seconds: Lease = store.DEFAULT_LEASE_SECONDS,
+        wait_seconds: Annotated[float, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait this long for work.")] = 0,
     ) -> ClaimResult:
-        """Take the next task meant for you or for anyone (highest priority, then oldest), exclusively.
-        task is null when there is nothing to do. Keep its claim_token for complete_task / fail_task."""
+        """Take the next task for you (highest priority, then oldest), leased exclusively; task is null if none.
+        Heartbeat before the lease ends; finish with complete_task or fail_task and the claim_token."""
         app = app_of(ctx)
-        async with app.transaction() as conn:
-            return await store.claim(conn, agent=app.claimant(agent_name), session_id=session_id, task_types=task_types)
+        agent = app.claimant(agent_name)
+
+        async def attempt() -> ClaimResult:
+            # One short transaction per attempt: nothing is held open while waiting.
+            async with app.transaction() as conn:
+                return await store.claim(
+                    conn, agent=agent, session_id=session_id, task_types=task_types, lease_seconds=lease_seconds
+                )
+
+        if wait_seconds <= 0 or app.waiter is None:
+            return await attempt()
+        return await app.waiter.claim(
+            attempt, agent=agent, session_id=session_id, task_types=task_types, wait_seconds=wait_seconds
+        )
 
     @tool(mcp, CHANGE)
-    async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> Task:
+    async def heartbeat_task(
+        task_id: Identifier, claim_token: Token, ctx: Context, lease_seconds: Lease | None = None
+    ) -> TaskState:
+        """Extend your lease (default: by the claim's lease_seconds). Refused once it ran out or was cancelled."""
+        async with app_of(ctx).transaction() as conn:
+            return _state(await store.heartbeat(conn, task_id, claim_token, lease_seconds))
+
+    @tool(mcp, CHANGE)
+    async def start_task(
+        task_id: Identifier,
+        claim_token: Token,
+        ctx: Context,
+        process_id: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="PID working it.")] = None,
+    ) -> TaskState:
+        """Mark a task you claimed as running, with the PID that works it."""
+        async with app_of(ctx).transaction() as conn:
+            return _state(await store.start(conn, task_id, claim_token, process_id))
+
+    @tool(mcp, CHANGE)
+    async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> TaskState:
         """Finish a task you claimed, with its output. Refused if your claim is stale."""
         async with app_of(ctx).transaction() as conn:
-            return await store.complete(conn, task_id, claim_token, output_data)
+            return _state(await store.complete(conn, task_id, claim_token, output_data))
 
     @tool(mcp, CHANGE)
-    async def fail_task(task_id: Identifier, claim_token: Token, error: Text(10000), ctx: Context) -> Task:
-        """Give up on a task you claimed, saying why. Refused if your claim is stale."""
+    async def fail_task(
+        task_id: Identifier,
+        claim_token: Token,
+        error: Text(10000),
+        ctx: Context,
+        retry: Annotated[bool, Field(description="Retry with backoff if attempts remain.")] = True,
+    ) -> TaskState:
+        """Give up on a task you claimed, saying why; it is retried with backoff until max_attempts unless retry=false."""
         async with app_of(ctx).transaction() as conn:
-            return await store.fail(conn, task_id, claim_token, error)
+            return _state(await store.fail(conn, task_id, claim_token, error, retry))
+
+    @tool(mcp, CHANGE)
+    async def cancel_task(task_id: Identifier, reason: Text(2000), ctx: Context) -> TaskState:
+        """Cancel a pending or claimed task; its holder's claim_token stops working, its dependents fail."""
+        app = app_of(ctx)
+        async with app.transaction() as conn:
+            return _state(await store.cancel(conn, task_id, reason, app.agent))
 
     @tool(mcp, READ)
-    async def get_task(task_id: Identifier, ctx: Context) -> Task:
-        """One task with its status, input, output and claim."""
+    async def get_task(task_id: Identifier, ctx: Context) -> TaskDetail:
+        """One task: status, input, output, claim, dependencies and history of transitions."""
         async with app_of(ctx).connection() as conn:
             return await store.get(conn, task_id)
 
