@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
@@ -39,8 +40,24 @@ class Settings(BaseSettings):
     statement_cache_size: int = Field(
         default=100, ge=0, description="asyncpg prepared statement cache; 0 behind PgBouncer transaction pooling."
     )
+    pool_acquire_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a call waits for a free connection before failing (retryable)."
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to open one database connection.")
+    statement_timeout: float = Field(
+        default=60.0, ge=0, description="Seconds one statement may run before it is cancelled; 0: no limit."
+    )
+    pool_idle_timeout: float = Field(
+        default=300.0, ge=0, description="Seconds an idle pooled connection lives before it is closed; 0: forever."
+    )
     search_config: str = Field(default="english", description="PostgreSQL text search configuration.")
     log_level: str = Field(default="INFO")
+    log_format: Literal["plain", "json"] = Field(default="plain", description="stderr logs: plain text or JSON lines.")
+    http_host: str = Field(default="127.0.0.1", description="HTTP transport: address to bind (loopback by default).")
+    http_port: int = Field(default=8765, ge=0, le=65535, description="HTTP transport: port.")
+    http_auth: Literal["token", "none"] = Field(
+        default="token", description="HTTP transport: 'token' (per-agent bearer tokens) or 'none' (loopback only)."
+    )
 
     @field_validator("storage_backend")
     @classmethod

@@ -59,10 +59,14 @@ async def open_pool(settings: Settings, *, migrate: bool = True) -> AsyncIterato
     """The pool the server runs on; applies pending migrations first unless told not to."""
     dsn = await resolve_dsn(settings)
     if migrate:
-        conn = await asyncpg.connect(dsn, statement_cache_size=settings.statement_cache_size)
+        conn = await asyncpg.connect(
+            dsn, statement_cache_size=settings.statement_cache_size, timeout=settings.connect_timeout
+        )
         try:
-            applied = await migrations.migrate(conn)
-            if applied:
+            # Only take the migration lock when there is work: a least-privilege role
+            # (no CREATE) can then run the server on a schema that is already current.
+            if (await migrations.status(conn)).pending:
+                applied = await migrations.migrate(conn)
                 log.info("applied migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
         finally:
             await conn.close()
@@ -72,6 +76,11 @@ async def open_pool(settings: Settings, *, migrate: bool = True) -> AsyncIterato
         max_size=settings.pool_max_size,
         statement_cache_size=settings.statement_cache_size,
         init=_init_connection,
+        timeout=settings.connect_timeout,
+        # Client-side, so it works unchanged behind PgBouncer (which refuses a
+        # statement_timeout startup parameter); asyncpg cancels the query on the server.
+        command_timeout=settings.statement_timeout or None,
+        max_inactive_connection_lifetime=settings.pool_idle_timeout,
     )
     try:
         yield pool

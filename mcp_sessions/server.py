@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -41,7 +41,9 @@ class SessionsServer(MCPServer):
             raise
 
 
-def create_server(settings: Settings) -> MCPServer:
+def create_server(settings: Settings, on_start: Callable[[App], None] | None = None) -> MCPServer:
+    """on_start sees the App once its pool is open (the HTTP transport's auth, /healthz, /metrics)."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[App]:
         # The pool lives exactly as long as the server: no module-level connections.
@@ -49,7 +51,10 @@ def create_server(settings: Settings) -> MCPServer:
             waiter = TaskWaiter(pool, lambda: resolve_dsn(settings))
             await waiter.start()
             try:
-                yield App(pool=pool, settings=settings, waiter=waiter)
+                app = App(pool=pool, settings=settings, waiter=waiter)
+                if on_start is not None:
+                    on_start(app)
+                yield app
             finally:
                 await waiter.stop()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
+from datetime import datetime, timezone
 from typing import Any, Awaitable
 
 from pydantic import ValidationError
@@ -21,13 +23,34 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
+# Fields a log call may attach with extra=...; the JSON formatter emits them as keys.
+LOG_FIELDS = ("tool", "agent", "outcome", "ms")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message and the fields above."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({k: getattr(record, k) for k in LOG_FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
 def setup_logging(settings: Settings) -> None:
     # stdout belongs to the protocol in stdio mode: every log line goes to stderr.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(handlers=[handler], level=settings.log_level.upper(), force=True)
 
 
 def run(coro: Awaitable[Any]) -> Any:

@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
@@ -16,13 +17,27 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from mcp_sessions.config import Settings
-from mcp_sessions.errors import SessionsError
+from mcp_sessions.errors import InvalidInput, SessionsError, Unavailable
 from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.store.task_waiter import TaskWaiter
 
 log = logging.getLogger("mcp_sessions.tools")
 
 T = TypeVar("T")
+
+# The agent an HTTP request authenticated as (set per request by mcp_sessions.http.auth;
+# the SDK carries contextvars from the request to the tool call). None over stdio.
+authenticated_agent: ContextVar[str | None] = ContextVar("mcp_sessions_authenticated_agent", default=None)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished tool call, for logs and metrics (never its arguments or content)."""
+
+    tool: str
+    agent: str
+    outcome: str
+    seconds: float
 
 
 @dataclass
@@ -33,22 +48,45 @@ class App:
     settings: Settings
     # Long-poll claims and the lease sweep (store/task_waiter.py); None: no waiting.
     waiter: TaskWaiter | None = None
+    on_call: Callable[[CallRecord], None] | None = None  # the HTTP transport's metrics
 
     @property
     def agent(self) -> str:
-        """The calling agent's identity (MCP_SESSIONS_AGENT over stdio)."""
-        return self.settings.agent
+        """The calling agent's identity: its token's agent over HTTP, MCP_SESSIONS_AGENT over stdio."""
+        return authenticated_agent.get() or self.settings.agent
 
     def claimant(self, requested: str | None) -> str:
         """The agent a claim/heartbeat/completion is made as. Over stdio a process may act
         for another agent name; an authenticated (HTTP) identity may not."""
+        authenticated = authenticated_agent.get()
+        if authenticated is not None and requested not in (None, authenticated):
+            raise InvalidInput(
+                f"agent_name {requested!r} is not you: your token authenticates you as {authenticated!r}, "
+                "and you can only act as yourself (omit agent_name)"
+            )
         return requested or self.agent
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        # A bounded wait: with every connection busy, fail clearly instead of queueing forever.
+        timeout = self.settings.pool_acquire_timeout
+        try:
+            conn = await self.pool.acquire(timeout=timeout)
+        except TimeoutError as exc:
+            raise Unavailable(
+                f"no database connection became free within {timeout:g}s (all {self.pool.get_max_size()} "
+                "are busy, or the database is slow to accept connections); nothing was written, it is safe to retry"
+            ) from exc
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """One connection, one transaction: the call happens entirely or not at all."""
         with translate_errors():
-            async with self.pool.acquire() as conn:
+            async with self._acquire() as conn:
                 async with conn.transaction():
                     yield conn
 
@@ -56,7 +94,7 @@ class App:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection without a transaction, for reads and for calls that must not hold one."""
         with translate_errors():
-            async with self.pool.acquire() as conn:
+            async with self._acquire() as conn:
                 yield conn
 
 
@@ -80,6 +118,7 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[Callable[...
         async def wrapper(*args: Any, **kwargs: Any) -> T:
             started = time.perf_counter()
             outcome = "ok"
+            ctx = next((v for v in kwargs.values() if isinstance(v, Context)), None)
             try:
                 return await fn(*args, **kwargs)
             except SessionsError as exc:
@@ -89,7 +128,16 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[Callable[...
                 outcome = "crash"
                 raise
             finally:
-                log.info("tool=%s outcome=%s ms=%.1f", fn.__name__, outcome, (time.perf_counter() - started) * 1000)
+                app = app_of(ctx) if ctx is not None else None
+                record = CallRecord(fn.__name__, app.agent if app else "-", outcome, time.perf_counter() - started)
+                # Names, outcome and timing only: never arguments or content.
+                log.info(
+                    "tool=%s agent=%s outcome=%s ms=%.1f", record.tool, record.agent, record.outcome,
+                    record.seconds * 1000, extra={"tool": record.tool, "agent": record.agent,
+                                                  "outcome": record.outcome, "ms": round(record.seconds * 1000, 1)},
+                )
+                if app is not None and app.on_call is not None:
+                    app.on_call(record)
 
         mcp.add_tool(wrapper, annotations=annotations)
         return wrapper

@@ -1,0 +1,85 @@
+"""The HTTP application: the MCP server at /mcp behind bearer-token auth, plus
+/healthz and /metrics (both unauthenticated: they reveal no content)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp
+
+from mcp_sessions import migrations
+from mcp_sessions.config import Settings
+from mcp_sessions.errors import SessionsError
+from mcp_sessions.http.auth import TokenAuth
+from mcp_sessions.http.metrics import Metrics
+from mcp_sessions.server import create_server
+from mcp_sessions.tools._base import App
+
+MCP_PATH = "/mcp"
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class BindRefused(ValueError):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other host name may resolve to a public address
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Anything but loopback is reachable by others: refuse it without authentication."""
+    if settings.http_auth != "token" and not is_loopback(host):
+        raise BindRefused(
+            f"refusing to serve {host} without authentication: MCP_SESSIONS_HTTP_AUTH=none is for loopback "
+            "only; use token auth (the default) and give each agent a token (`mcp-sessions tokens create`)"
+        )
+
+
+class _Runtime:
+    """What the routes share; App appears once the server's lifespan has opened the pool."""
+
+    def __init__(self) -> None:
+        self.app: App | None = None
+        self.metrics = Metrics()
+
+    def started(self, app: App) -> None:
+        app.on_call = self.metrics.record
+        self.app = app
+
+
+def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
+    runtime = _Runtime()
+    mcp = create_server(settings, on_start=runtime.started)
+
+    @mcp.custom_route("/healthz", methods=["GET"])
+    async def healthz(request: Request) -> Response:
+        """200 when the database answers and its schema is the one this server expects."""
+        app = runtime.app
+        if app is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            async with app.connection() as conn:
+                status = await migrations.status(conn)
+        except SessionsError as exc:
+            return JSONResponse({"status": "unavailable", "error": exc.message}, status_code=503)
+        if status.pending:
+            pending = [f"{m.version:04d}_{m.name}" for m in status.pending]
+            return JSONResponse({"status": "schema_outdated", "pending": pending}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "schema_version": status.current_version})
+
+    @mcp.custom_route("/metrics", methods=["GET"])
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(await runtime.metrics.render(runtime.app), media_type="text/plain; version=0.0.4")
+
+    asgi = mcp.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    if settings.http_auth == "none":
+        return asgi
+    return TokenAuth(asgi, lambda: runtime.app, public=PUBLIC_PATHS, on_refusal=runtime.metrics.refused)
