@@ -1,0 +1,160 @@
+"""Export / import through the CLI, as an operator runs them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from mcp_sessions.archive import FORMAT_VERSION
+from mcp_sessions.db import connect
+from tests.cli_support import cli, ok, seed
+from tests.conftest import call, fresh_database, stdio_client
+
+
+@pytest.fixture
+async def seeded(database_url):
+    conn = await connect(database_url)
+    try:
+        ids = await seed(conn)
+    finally:
+        await conn.close()
+    return database_url, ids
+
+
+@pytest.fixture
+async def other_database_url(pg_server_dsn, template_db):
+    async with fresh_database(pg_server_dsn, template_db) as dsn:
+        yield dsn
+
+
+def _lines(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+async def test_round_trip_is_byte_identical(seeded, other_database_url, tmp_path):
+    source, _ = seeded
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    run = await ok(source, "export", "-o", str(first))
+    assert "exported 2 sessions" in run.err and run.out == ""
+    lines = _lines(first.read_bytes())
+    assert lines[0]["version"] == FORMAT_VERSION and lines[-1]["end"]["sessions"] == 2
+    tables = {line["table"] for line in lines if "table" in line}
+    # everything a session holds travels, history and dependencies included; derived tables don't
+    assert {"agents", "sessions", "conversation_chunks", "memories", "tasks", "task_events",
+            "task_dependencies", "artifacts"} <= tables
+    assert not tables & {"session_activity", "search_segments", "schema_migrations"}
+    assert sum(1 for line in lines if line.get("table") == "artifacts") == 2
+
+    imported = await ok(other_database_url, "import", str(first), "--json")
+    assert imported.json()["sessions_imported"] == 2 and imported.json()["failed"] == []
+    await ok(other_database_url, "export", "-o", str(second))
+    assert first.read_bytes() == second.read_bytes()
+
+
+async def test_import_twice_changes_nothing(seeded, other_database_url, tmp_path):
+    source, _ = seeded
+    archive = tmp_path / "a.jsonl"
+    await ok(source, "export", "-o", str(archive))
+    await ok(other_database_url, "import", str(archive))
+    once = (await ok(other_database_url, "export")).out
+    again = (await ok(other_database_url, "import", str(archive), "--json")).json()
+    assert again["sessions_imported"] == 0 and again["sessions_already_present"] == 2
+    assert again["rows_imported"] == 0 and again["rows_already_present"] > 10
+    assert (await ok(other_database_url, "export")).out == once
+    # into the very database it came from: nothing either
+    assert (await ok(source, "import", str(archive), "--json")).json()["rows_imported"] == 0
+
+
+async def test_imported_data_works_for_the_tools(seeded, other_database_url, tmp_path):
+    source, ids = seeded
+    archive = tmp_path / "a.jsonl.gz"
+    await ok(source, "export", "-o", str(archive))
+    assert gzip.decompress(archive.read_bytes()).startswith(b'{"format": "mcp-sessions-archive"')
+    await ok(other_database_url, "import", str(archive))
+    async with stdio_client(other_database_url, agent="claude_code") as client:
+        session = await call(client, "get_session", session_id="s-cache")
+        assert session["counts"]["chunks"] == 2 and session["counts"]["artifacts"] == 2
+        page = await call(client, "list_chunks", session_id="s-cache")
+        assert [c["chunk_id"] for c in page["chunks"]] == ["z-first", "a-second"]  # original order
+        hits = await call(client, "search", query="eviction")
+        assert any(h["id"] == "a-second" for h in hits["hits"])  # the search index was rebuilt
+        claimed = await call(client, "claim_task", session_id="s-cache")
+        assert claimed["task"] is None  # the review is still held by its (imported) claim
+        latest = await call(client, "get_artifact", session_id="s-cache", name="design.md")
+        assert latest["artifact"]["version"] == 2 and latest["content"].startswith("# v2")
+
+
+async def test_export_named_sessions_and_stdin_import(seeded, other_database_url):
+    source, ids = seeded
+    archive = (await ok(source, "export", "s-docs", "-q")).out.encode()
+    assert [l["row"]["id"] for l in _lines(archive) if l.get("table") == "sessions"] == ["s-docs"]
+    # its dependency on another session's task can't land without that session: reported, not fatal
+    run = await cli(other_database_url, "import", "-", "--json", stdin=archive)
+    report = json.loads(run.out)
+    assert run.code == 1 and report["sessions_imported"] == 1
+    assert [f["session_id"] for f in report["failed"]] == ["(links)"]
+    assert "task_dependencies" in report["failed"][0]["reason"]
+
+    missing = await cli(source, "export", "s-docs", "nope")
+    assert missing.code == 1 and "no such session: nope" in missing.err and missing.out == ""
+
+
+async def test_refuses_a_newer_archive(seeded, other_database_url, tmp_path):
+    source, _ = seeded
+    data = (await ok(source, "export")).out.splitlines()
+    header = json.loads(data[0])
+    header["version"] = FORMAT_VERSION + 1
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text("\n".join([json.dumps(header), *data[1:]]) + "\n")
+    run = await cli(other_database_url, "import", str(newer))
+    assert run.code == 1 and "Traceback" not in run.err
+    assert f"format version {FORMAT_VERSION + 1}" in run.err and "upgrade mcp-sessions" in run.err
+    assert "s-cache" not in (await ok(other_database_url, "sessions", "list")).out
+
+    # a column this database lacks would be lost: refused before anything is written
+    header["version"] = FORMAT_VERSION
+    header["tables"]["tasks"].append("from_the_future")
+    newer.write_text("\n".join([json.dumps(header), *data[1:]]) + "\n")
+    run = await cli(other_database_url, "import", str(newer))
+    assert run.code == 1 and "tasks.from_the_future" in run.err
+    assert (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"] == []
+
+
+async def test_truncated_and_foreign_files(seeded, other_database_url, tmp_path):
+    source, _ = seeded
+    data = (await ok(source, "export")).out.splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(data[:-3]) + "\n")  # the end line and a little more are gone
+    run = await cli(other_database_url, "import", str(cut))
+    assert run.code == 1 and "truncated" in run.err
+    listed = [s["id"] for s in (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"]]
+    assert listed == ["s-cache"]  # the complete session landed, the cut one was rolled back
+
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": 1}\n')
+    run = await cli(other_database_url, "import", str(other))
+    assert run.code == 1 and "not an mcp-sessions archive" in run.err
+    run = await cli(other_database_url, "import", str(tmp_path / "absent.jsonl"))
+    assert run.code == 1 and "no such archive" in run.err
+
+
+async def test_a_refused_session_rolls_back_alone(seeded, other_database_url, tmp_path):
+    source, _ = seeded
+    lines = (await ok(source, "export")).out.splitlines()
+    broken = []
+    for line in lines:
+        item = json.loads(line)
+        if item.get("table") == "memories" and item["row"]["key"] == "style":
+            item["row"]["type"] = "gossip"  # not a memory type: the database refuses it
+            line = json.dumps(item)
+        broken.append(line)
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(broken) + "\n")
+    run = await cli(other_database_url, "import", str(path), "--json")
+    report = json.loads(run.out)
+    assert run.code == 1 and report["sessions_imported"] == 1
+    assert report["failed"][0]["session_id"] == "s-docs" and "memories" in report["failed"][0]["reason"]
+    listed = [s["id"] for s in (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"]]
+    assert listed == ["s-cache"]
