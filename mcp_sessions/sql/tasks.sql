@@ -75,7 +75,9 @@ SELECT claim_token::text AS token, lease_expires_at < now() AS expired FROM task
 
 -- name: register_waiter
 INSERT INTO task_waiters (waiter_id, channel, listener_pid, agent, session_id, task_types, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7));
+VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+-- again after a lost listener: the row now names the new one
+ON CONFLICT (waiter_id) DO UPDATE SET listener_pid = EXCLUDED.listener_pid, expires_at = EXCLUDED.expires_at;
 
 -- name: unregister_waiter
 DELETE FROM task_waiters WHERE waiter_id = $1;
