@@ -44,7 +44,7 @@ class TokenAuth:
             return
         app = self.get_app()
         if app is None:
-            await self._refuse(send, 503, "starting", "the server is starting; retry")
+            await self._refuse(send, 503, "starting", "the server is starting; it is safe to retry")
             return
         try:
             async with app.connection() as conn:
@@ -68,11 +68,13 @@ class TokenAuth:
     async def _refuse(self, send: Send, status: int, reason: str, message: str) -> None:
         self.on_refusal(reason)
         log.info("refused request: %s", reason, extra={"outcome": f"auth_{reason}"})
-        error = "invalid_token" if status == 401 else "temporarily_unavailable"
-        body = json.dumps({"error": error, "error_description": message}).encode()
+        # The body is a JSON-RPC error, which MCP clients show to the caller as is.
+        code, tag = (-32001, "unauthorized") if status == 401 else (-32002, "unavailable")
+        error = {"code": code, "message": f"[{tag}] {message}"}
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
-            headers.append((b"www-authenticate", f'Bearer error="{error}"'.encode()))
+            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
         else:
             headers.append((b"retry-after", b"1"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -16,6 +16,9 @@ _CONNECTION_ERRORS = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # What asyncpg raises on a pooled connection the server closed while it sat idle
+    # (a restart or failover), before it noticed the socket is gone.
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
     TimeoutError,

@@ -80,7 +80,13 @@ class App:
         try:
             yield conn
         finally:
-            await self.pool.release(conn)
+            try:
+                await self.pool.release(conn)
+            except Exception as exc:
+                # The call's outcome is already decided (a COMMIT may have succeeded): a
+                # connection that fails its reset (the server went away) is discarded by
+                # asyncpg, and must not turn that outcome into an error.
+                log.warning("discarded a broken database connection on release: %s", type(exc).__name__)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

