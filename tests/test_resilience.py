@@ -18,10 +18,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_sessions import migrations
 from mcp_sessions.db import connect
 from mcp_sessions.store import tokens
-from tests.conftest import stdio_client
+from tests.conftest import call, call_error, stdio_client
 from tests.http_support import http_client, http_server
 
-pytestmark = pytest.mark.slow
 
 
 class OwnPostgres:
@@ -58,6 +57,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
         pg.close()
 
 
+@pytest.mark.slow
 async def test_restart_in_the_middle_of_a_stream_of_calls(own_postgres):
     dsn = own_postgres.dsn
     conn = await connect(dsn)
@@ -112,3 +112,37 @@ async def test_restart_in_the_middle_of_a_stream_of_calls(own_postgres):
     # Every call that started after the restart succeeded, with the same server processes.
     after = [r for r in results if r[2]]
     assert len(after) >= 20 and all(r[1] == "ok" for r in after), [r for r in after if r[1] != "ok"]
+
+
+async def _server_and_app(database_url: str, **settings: object):
+    from mcp import Client
+
+    from mcp_sessions.server import create_server
+    from tests.conftest import make_settings
+
+    apps = []
+    client = Client(create_server(make_settings(database_url, **settings), on_start=apps.append))
+    return client, apps
+
+
+async def test_an_exhausted_pool_fails_after_a_bounded_wait(database_url):
+    client, apps = await _server_and_app(database_url, pool_min_size=1, pool_max_size=1, pool_acquire_timeout=0.2)
+    async with client:
+        sid = (await call(client, "create_session", title="t"))["id"]
+        async with apps[0].pool.acquire():  # someone holds the only connection
+            message = await call_error(client, "get_session", session_id=sid)
+            assert message.startswith("[unavailable]") and "no database connection became free within 0.2s" in message
+            assert "safe to retry" in message
+        assert (await call(client, "get_session", session_id=sid))["id"] == sid
+
+
+async def test_a_statement_over_the_timeout_is_cancelled_and_rolled_back(database_url, conn):
+    client, _ = await _server_and_app(database_url, statement_timeout=0.3)
+    async with client:
+        sid = (await call(client, "create_session", title="before"))["id"]
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", sid)  # block writers
+            message = await call_error(client, "update_session", session_id=sid, title="after")
+        assert message.startswith("[unavailable]") and "did not answer in time" in message
+        assert (await call(client, "get_session", session_id=sid))["title"] == "before"
+        assert (await call(client, "update_session", session_id=sid, title="after"))["title"] == "after"

@@ -45,6 +45,11 @@ def translate_errors() -> Iterator[None]:
         raise InvalidInput(f"content too large for the database: {exc}") from exc
     except asyncpg.CharacterNotInRepertoireError as exc:
         raise InvalidInput(f"text is not valid UTF-8 or contains NUL: {exc}") from exc
+    except TimeoutError as exc:
+        raise Unavailable(
+            "the database did not answer in time (statement_timeout or connect_timeout); "
+            "nothing was written, it is safe to retry"
+        ) from exc
     except _CONNECTION_ERRORS as exc:
         raise Unavailable(
             f"the database is unreachable ({type(exc).__name__}); nothing was written, it is safe to retry"
