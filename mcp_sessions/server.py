@@ -13,6 +13,7 @@ from mcp_sessions import __version__
 from mcp_sessions.config import Settings
 from mcp_sessions.db import open_pool, resolve_dsn
 from mcp_sessions.errors import SessionsError
+from mcp_sessions.store import search as search_store
 from mcp_sessions.store.task_waiter import TaskWaiter
 from mcp_sessions.tools import register_all
 from mcp_sessions.tools._base import App
@@ -48,6 +49,8 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
     async def lifespan(_: MCPServer) -> AsyncIterator[App]:
         # The pool lives exactly as long as the server: no module-level connections.
         async with open_pool(settings) as pool:
+            async with pool.acquire() as conn:
+                await search_store.ensure_config(conn, settings.search_config)
             waiter = TaskWaiter(pool, lambda: resolve_dsn(settings))
             await waiter.start()
             try:

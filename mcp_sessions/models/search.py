@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,11 +15,14 @@ class SearchHit(BaseModel):
     session_id: str
     id: str = Field(description="chunk_id, memory key or artifact id.")
     title: str
-    snippet: str = Field(description="Matched terms are wrapped in ** **.")
-    rank: float
+    snippet: str = Field(description="Matched terms in ** **.")
+    rank: float = Field(description="0-1, comparable across kinds.")
     created_by: str
     created: datetime
+    offset: int | None = Field(default=None, description="Character offset of the match (chunks, artifacts).")
 
 
 class SearchResults(BaseModel):
     hits: list[SearchHit]
+    next_cursor: str | None = None
+    mode: Literal["fulltext", "fuzzy"] = "fulltext"

@@ -1,32 +1,83 @@
+-- name: search_render_terms
+-- $1 the words and phrases of a query, in order: each as the configured text search
+-- configuration reads it ('' for stop words only), ready to combine into a tsquery.
+SELECT coalesce(phraseto_tsquery(c.config, t.term)::text, '') AS rendition
+FROM unnest($1::text[]) WITH ORDINALITY AS t(term, n), search_settings c
+ORDER BY t.n;
+
+-- name: search_fuzzy_terms
+-- $1 query words: for each, up to 3 vocabulary terms that look like it (pg_trgm).
+SELECT w.n, v.term
+FROM unnest($1::text[]) WITH ORDINALITY AS w(word, n),
+     LATERAL (SELECT term FROM search_vocab
+              WHERE term % w.word
+              ORDER BY similarity(term, w.word) DESC, term
+              LIMIT 3) v
+ORDER BY w.n, similarity(v.term, w.word) DESC;
+
+-- name: search_refresh_vocabulary
+SELECT search_refresh_vocabulary($1);
+
+-- name: search_config_is
+SELECT config = $1::regconfig FROM search_settings;
+
+-- name: search_set_config
+SELECT search_set_config($1::regconfig);
+
 -- name: search
--- $1 query text (websearch syntax), $2 session_id or NULL, $3 kinds (text[]), $4 limit.
--- Ranks are normalized to 0..1 (rank / (rank + 1)) so kinds compare; snippets are made
--- only for the rows that survive the LIMIT.
-WITH q AS (SELECT websearch_to_tsquery('english', $1) AS query),
-hits AS (
-    SELECT 'chunk' AS kind, c.session_id, c.chunk_id AS id, s.title || ' / ' || c.chunk_id AS title,
-           ts_rank(c.tsv, q.query, 32) AS rank, c.created_by, c.created
-    FROM conversation_chunks c JOIN sessions s ON s.id = c.session_id, q
-    WHERE 'chunk' = ANY ($3) AND c.tsv @@ q.query AND ($2::text IS NULL OR c.session_id = $2)
+-- $1 tsquery, $2 candidate cap per kind, $3 kinds, $4 session_id, $5 memory types,
+-- $6 tags (any), $7 tags (all), $8 created_by, $9 created at or after, $10 created before,
+-- $11 artifact types, $12/$13 cursor (rank, segment id), $14 page size.
+-- Each kind's branch takes at most $2 matching segments, newest first: a word found in
+-- half the corpus ranks the newest matches instead of all of them. Segments are then
+-- ranked (0..1, so kinds compare), each document keeps its best segment, and only the
+-- page's rows get a snippet.
+WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
+cand AS (
+    (SELECT s.* FROM search_segments s, q
+     WHERE s.kind = 'chunk' AND 'chunk' = ANY ($3) AND s.tsv @@ q.query
+       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
+       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
+     ORDER BY s.id DESC LIMIT $2)
     UNION ALL
-    SELECT 'memory', m.session_id, m.key, m.key, ts_rank(m.tsv, q.query, 32), m.updated_by, m.created
-    FROM memories m, q
-    WHERE 'memory' = ANY ($3) AND m.tsv @@ q.query AND ($2::text IS NULL OR m.session_id = $2)
+    (SELECT s.* FROM search_segments s, q
+     WHERE s.kind = 'memory' AND 'memory' = ANY ($3) AND s.tsv @@ q.query
+       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
+       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
+       AND ($5::text[] IS NULL OR s.memory_type = ANY ($5))
+       AND ($6::text[] IS NULL OR s.tags && $6) AND ($7::text[] IS NULL OR s.tags @> $7)
+     ORDER BY s.id DESC LIMIT $2)
     UNION ALL
-    SELECT 'artifact', a.session_id, a.id, a.name || ' v' || a.version, ts_rank(a.tsv, q.query, 32), a.created_by, a.created
-    FROM artifacts a, q
-    WHERE 'artifact' = ANY ($3) AND a.tsv @@ q.query AND ($2::text IS NULL OR a.session_id = $2)
+    (SELECT s.* FROM search_segments s, q
+     WHERE s.kind = 'artifact' AND 'artifact' = ANY ($3) AND s.tsv @@ q.query
+       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
+       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
+       AND ($11::text[] IS NULL OR s.artifact_type = ANY ($11))
+     ORDER BY s.id DESC LIMIT $2)
 ),
-top AS (SELECT * FROM hits ORDER BY rank DESC, created DESC, id LIMIT $4)
-SELECT top.*,
-       ts_headline('english',
-           CASE top.kind
-               WHEN 'chunk' THEN (SELECT left(content, 200000) FROM conversation_chunks c
-                                  WHERE c.session_id = top.session_id AND c.chunk_id = top.id)
-               WHEN 'memory' THEN (SELECT m.key || ': ' || m.content::text FROM memories m
-                                   WHERE m.session_id = top.session_id AND m.key = top.id)
-               ELSE (SELECT left(content, 200000) FROM artifacts a WHERE a.id = top.id)
-           END,
-           q.query, 'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2') AS snippet
-FROM top, q
-ORDER BY rank DESC, created DESC, id;
+best AS (
+    SELECT DISTINCT ON (c.kind, c.session_id, c.doc_id)
+           c.id, c.kind, c.session_id, c.doc_id, c.seg, c.start_char, c.created_by, c.created,
+           ts_rank(c.tsv, q.query, 33)::float8 AS rank
+    FROM cand c, q
+    ORDER BY c.kind, c.session_id, c.doc_id, rank DESC, c.id
+),
+page AS (
+    SELECT * FROM best
+    WHERE $12::float8 IS NULL OR (best.rank, best.id) < ($12::float8, $13::bigint)
+    ORDER BY rank DESC, id DESC
+    LIMIT $14
+)
+SELECT p.kind, p.session_id, p.doc_id AS id, p.rank, p.created_by, p.created, p.id AS segment_id,
+       p.start_char, s.body,
+       CASE p.kind
+           WHEN 'chunk' THEN (SELECT ses.title FROM sessions ses WHERE ses.id = p.session_id) || ' / ' || p.doc_id
+           WHEN 'memory' THEN p.doc_id
+           ELSE (SELECT a.name || ' v' || a.version FROM artifacts a WHERE a.id = p.doc_id)
+       END AS title,
+       ts_headline(q.cfg,
+                   CASE WHEN p.kind = 'memory' THEN p.doc_id || E':\n' || s.body ELSE s.body END,
+                   q.query,
+                   'StartSel=**, StopSel=**, MaxWords=30, MinWords=10, ShortWord=2, MaxFragments=1') AS snippet
+FROM page p JOIN search_segments s ON s.id = p.id, q
+ORDER BY p.rank DESC, p.id DESC;
