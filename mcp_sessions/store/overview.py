@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 from pydantic import BaseModel
 
+from mcp_sessions.archive.schema import quote, render
 from mcp_sessions.models import Chunk, from_row
 from mcp_sessions.sql import QUERIES as Q
 
@@ -30,7 +31,11 @@ async def recent_chunks(conn: asyncpg.Connection, session_id: str, limit: int) -
 async def database_size(conn: asyncpg.Connection) -> DatabaseSize:
     db = await conn.fetchrow(Q["database_size"])
     tables = [
-        TableSize(table=r["table_name"], rows=r["row_count"], bytes=r["total_bytes"])
-        for r in await conn.fetch(Q["table_row_counts"])
+        TableSize(
+            table=r["table_name"],
+            rows=await conn.fetchval(render(Q["count_rows"], table=quote(r["table_name"]))),
+            bytes=r["total_bytes"],
+        )
+        for r in await conn.fetch(Q["table_sizes"])
     ]
     return DatabaseSize(database=db["name"], bytes=db["bytes"], server_version=db["server_version"], tables=tables)
