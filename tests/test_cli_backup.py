@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from mcp_sessions.db import connect
-from tests.cli_support import ok, seed
+from tests.cli_support import cli, ok, seed
 from tests.conftest import TEST_PG, call, stdio_client
 
 
@@ -68,3 +68,19 @@ async def test_pg_dump_restores_to_a_working_server(database_url, empty_database
         done = await call(client, "complete_task", task_id=ids["docs"], claim_token=claimed["task"]["claim_token"],
                           output_data={"ok": True})
         assert done["status"] == "completed"
+
+
+async def test_db_backup_and_restore_commands(database_url, empty_database_url, tmp_path):
+    conn = await connect(database_url)
+    try:
+        await seed(conn)
+    finally:
+        await conn.close()
+    dump = tmp_path / "backup.dump"
+    run = await ok(database_url, "db", "backup", "-o", str(dump))
+    assert "backup written" in run.err and dump.stat().st_size > 0
+    assert not (tmp_path / "backup.dump.partial").exists()
+    await ok(empty_database_url, "db", "restore", str(dump))
+    assert (await ok(empty_database_url, "export")).out == (await ok(database_url, "export")).out
+    refused = await cli(database_url, "db", "restore", str(dump))  # never over existing data
+    assert refused.code == 1 and "already holds mcp-sessions data" in refused.err

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mcp_sessions.cli import backup
 from mcp_sessions.cli.common import load_settings, run, setup_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    db = sub.add_parser("db", help="schema: migrate, status, init-sql")
+    db = sub.add_parser("db", help="schema and backups: migrate, status, backup, restore, init-sql")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     p = db_sub.add_parser("migrate", help="apply pending migrations")
     p.set_defaults(func=cmd_migrate)
     p = db_sub.add_parser("status", help="schema version, pending migrations, row counts, database size")
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.set_defaults(func=cmd_status)
+    backup.add_parsers(db_sub)
     p = db_sub.add_parser("init-sql", help="print the whole schema as one SQL script (database/init.sql)")
     p.set_defaults(func=cmd_init_sql)
     db.set_defaults(func=lambda a: (db.print_help(), 0)[1])

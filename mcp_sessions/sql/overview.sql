@@ -21,3 +21,7 @@ SELECT count(*) FROM {{table}};
 -- name: database_size
 SELECT current_database() AS name, pg_database_size(current_database()) AS bytes,
        current_setting('server_version') AS server_version;
+
+-- name: backup_target
+SELECT to_regclass('sessions') IS NOT NULL AS has_schema,
+       current_setting('server_version_num')::int / 10000 AS major;
