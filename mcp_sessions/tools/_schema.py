@@ -29,8 +29,10 @@ def _slim(schema: Any, output: bool = False) -> Any:
             continue
         if key == "additionalProperties" and _slim(value, output) == {}:
             continue  # any value is the default
-        if output and key in ("description", "format", "$defs"):
+        if output and key in ("description", "format", "$defs", "enum"):
             continue  # results are described in the README; nested models stay "object"
+        if key == "minLength" and value == 1:
+            continue  # ids and texts are never empty; the error says so if one is
         if key == "default" and value is None:
             continue  # not being required already says it may be left out
         if key == "required" and output:
@@ -50,6 +52,8 @@ def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:
     options = schema.get("anyOf")
     if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
         return schema
+    if {} in options or {"$ref": _ANY_JSON_REF} in options:
+        return {k: v for k, v in schema.items() if k != "anyOf"}  # any JSON already includes null
     other = options[0] if options[1] == {"type": "null"} else options[1]
     if not isinstance(other.get("type"), str):
         return schema
