@@ -20,6 +20,11 @@ from tests.conftest import REPO
 _URL = re.compile(r"(http://[^ \"]+)/mcp")
 
 
+def server_dsn(database_url: str) -> str:
+    """The DSN the server process gets (the PgBouncer pass routes it through the pooler)."""
+    return database_url
+
+
 class HttpServer:
     def __init__(self, base: str, process: anyio.abc.Process) -> None:
         self.base = base
@@ -32,7 +37,7 @@ class HttpServer:
 async def http_server(database_url: str, *args: str, **env: str) -> AsyncIterator[HttpServer]:
     """`mcp-sessions serve --transport http --port 0`; yields once it has printed its URL."""
     environment = {
-        **os.environ, "DATABASE_URL": database_url, "MCP_SESSIONS_LOG_LEVEL": "WARNING", "MCP_SESSIONS_AGENT": "server",
+        **os.environ, "DATABASE_URL": server_dsn(database_url), "MCP_SESSIONS_LOG_LEVEL": "WARNING", "MCP_SESSIONS_AGENT": "server",
         **env,
     }
     command = [sys.executable, "-m", "mcp_sessions", "serve", "--transport", "http", "--port", "0", *args]
