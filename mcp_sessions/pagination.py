@@ -17,6 +17,17 @@ from mcp_sessions.errors import InvalidInput
 PAGE_BUDGET_BYTES = 90_000
 
 
+def fit(items: list[Any], size_of: Any) -> tuple[list[Any], bool]:
+    """The longest prefix of items within PAGE_BUDGET_BYTES (at least one item);
+    the bool says whether items were left out."""
+    budget = PAGE_BUDGET_BYTES
+    for index, item in enumerate(items):
+        budget -= size_of(item)
+        if index and budget < 0:
+            return items[:index], True
+    return items, False
+
+
 def encode(*values: Any) -> str:
     raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

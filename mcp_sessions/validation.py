@@ -6,6 +6,7 @@ client's text ends up: strings, JSON values and JSON keys."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -14,6 +15,10 @@ from pydantic import AfterValidator, Field, JsonValue
 from mcp_sessions.errors import InvalidInput
 
 MAX_JSON_DEPTH = 64
+# Any JSON parameter (metadata, input_data, output_data, extracted_items, ...): big
+# enough for structured results, small enough that a page of 50 rows stays readable.
+# Larger material belongs in a chunk or an artifact. Memory content has its own setting.
+MAX_JSON_BYTES = 256 * 1024
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
 
 
@@ -63,6 +68,13 @@ def _clean_json(value: Any) -> Any:
     problem = _json_problem(value, "value", 0)
     if problem:
         raise ValueError(problem)
+    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > MAX_JSON_BYTES // 4):
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        if size > MAX_JSON_BYTES:
+            raise ValueError(
+                f"is {size:,} bytes of JSON, over the limit of {MAX_JSON_BYTES:,}; "
+                "store large material as a chunk or an artifact and refer to it"
+            )
     return value
 
 

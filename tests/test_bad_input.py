@@ -50,6 +50,10 @@ async def test_bad_input_is_refused_cleanly(server):
         ("get_chunk", {"session_id": sid, "chunk_id": "c", "offset": -5}, ["[invalid_input]", "offset"]),
         ("add_chunk", {"session_id": sid}, ["[invalid_input]", "content", "required"]),
         ("list_sessions", {"limit": "many"}, ["[invalid_input]", "limit"]),
+        ("create_task", {"session_id": sid, "task_type": "code", "input_data": {"blob": "x" * 300_000}},
+         ["[invalid_input]", "input_data", "over the limit of 262,144"]),
+        ("update_session", {"session_id": sid, "metadata": {"k": ["y" * 1000] * 300}}, ["[invalid_input]", "metadata", "limit"]),
+        ("remember", {"session_id": sid, "key": "big", "type": "fact", "content": "z" * 70_000}, ["[invalid_input]", "memory limit"]),
     ]
     for tool, arguments, fragments in cases:
         message = await call_error(c, tool, **arguments)

@@ -84,15 +84,9 @@ async def list_page(
     if not rows:
         await sessions.ensure_exists(conn, session_id)
     more = len(rows) > limit
-    rows = rows[:limit]
-    memories: list[Memory] = []
-    budget = pagination.PAGE_BUDGET_BYTES
-    for row in rows:
-        budget -= len(json.dumps(row["content"])) + 300
-        if memories and budget < 0:
-            more = True  # the page is full by size; the next page starts at this row
-            break
-        memories.append(from_row(Memory, row))
+    rows, cut = pagination.fit(rows[:limit], lambda r: len(json.dumps(r["content"])) + 300)
+    more = more or cut
+    memories = [from_row(Memory, r) for r in rows]
     last = memories[-1] if memories else None
     next_cursor = pagination.encode(last.created.isoformat(), last.key) if more and last else None
     return MemoryPage(memories=memories, next_cursor=next_cursor)
