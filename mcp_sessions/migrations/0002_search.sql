@@ -233,6 +233,42 @@ BEGIN
 END;
 $$;
 
+-- The segments of the asked kinds that match p_query and the filters, at most p_cap
+-- per kind. Always a bitmap scan of the GIN index, which a LIMIT stops early: the
+-- planner can't estimate a phrase or a combination of words (it multiplies the words'
+-- frequencies), and its other choice, walking the table and testing every row, costs
+-- seconds when the guess is wrong. A word found in half the corpus ranks p_cap of its
+-- matches (in table order) rather than all of them.
+CREATE FUNCTION search_candidates(
+    p_query tsquery, p_cap integer, p_kinds text[], p_session_id text, p_memory_types text[],
+    p_tags_any text[], p_tags_all text[], p_created_by text, p_after timestamptz, p_before timestamptz,
+    p_artifact_types text[]
+) RETURNS SETOF search_segments
+LANGUAGE sql STABLE
+SET enable_seqscan = off SET enable_indexscan = off SET enable_indexonlyscan = off
+AS $$
+    (SELECT s.* FROM search_segments s
+     WHERE s.kind = 'chunk' AND 'chunk' = ANY (p_kinds) AND s.tsv @@ p_query
+       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
+       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
+     LIMIT p_cap)
+    UNION ALL
+    (SELECT s.* FROM search_segments s
+     WHERE s.kind = 'memory' AND 'memory' = ANY (p_kinds) AND s.tsv @@ p_query
+       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
+       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
+       AND (p_memory_types IS NULL OR s.memory_type = ANY (p_memory_types))
+       AND (p_tags_any IS NULL OR s.tags && p_tags_any) AND (p_tags_all IS NULL OR s.tags @> p_tags_all)
+     LIMIT p_cap)
+    UNION ALL
+    (SELECT s.* FROM search_segments s
+     WHERE s.kind = 'artifact' AND 'artifact' = ANY (p_kinds) AND s.tsv @@ p_query
+       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
+       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
+       AND (p_artifact_types IS NULL OR s.artifact_type = ANY (p_artifact_types))
+     LIMIT p_cap)
+$$;
+
 -- Switch the text search configuration and rebuild every segment with it.
 CREATE FUNCTION search_set_config(p_config regconfig) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -28,38 +28,14 @@ SELECT search_set_config($1::regconfig);
 -- $1 tsquery, $2 candidate cap per kind, $3 kinds, $4 session_id, $5 memory types,
 -- $6 tags (any), $7 tags (all), $8 created_by, $9 created at or after, $10 created before,
 -- $11 artifact types, $12/$13 cursor (rank, segment id), $14 page size.
--- Each kind's branch takes at most $2 matching segments, newest first: a word found in
--- half the corpus ranks the newest matches instead of all of them. Segments are then
--- ranked (0..1, so kinds compare), each document keeps its best segment, and only the
--- page's rows get a snippet.
+-- Candidates (search_candidates) are ranked 0..1 so kinds compare, each document keeps
+-- its best segment, and only the page's rows get a snippet.
 WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
-cand AS (
-    (SELECT s.* FROM search_segments s, q
-     WHERE s.kind = 'chunk' AND 'chunk' = ANY ($3) AND s.tsv @@ q.query
-       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
-       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
-     ORDER BY s.id DESC LIMIT $2)
-    UNION ALL
-    (SELECT s.* FROM search_segments s, q
-     WHERE s.kind = 'memory' AND 'memory' = ANY ($3) AND s.tsv @@ q.query
-       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
-       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
-       AND ($5::text[] IS NULL OR s.memory_type = ANY ($5))
-       AND ($6::text[] IS NULL OR s.tags && $6) AND ($7::text[] IS NULL OR s.tags @> $7)
-     ORDER BY s.id DESC LIMIT $2)
-    UNION ALL
-    (SELECT s.* FROM search_segments s, q
-     WHERE s.kind = 'artifact' AND 'artifact' = ANY ($3) AND s.tsv @@ q.query
-       AND ($4::text IS NULL OR s.session_id = $4) AND ($8::text IS NULL OR s.created_by = $8)
-       AND ($9::timestamptz IS NULL OR s.created >= $9) AND ($10::timestamptz IS NULL OR s.created < $10)
-       AND ($11::text[] IS NULL OR s.artifact_type = ANY ($11))
-     ORDER BY s.id DESC LIMIT $2)
-),
 best AS (
     SELECT DISTINCT ON (c.kind, c.session_id, c.doc_id)
            c.id, c.kind, c.session_id, c.doc_id, c.seg, c.start_char, c.created_by, c.created,
            ts_rank(c.tsv, q.query, 33)::float8 AS rank
-    FROM cand c, q
+    FROM search_candidates($1::tsquery, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) c, q
     ORDER BY c.kind, c.session_id, c.doc_id, rank DESC, c.id
 ),
 page AS (

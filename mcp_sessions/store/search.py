@@ -25,7 +25,7 @@ ALL_KINDS = ["chunk", "memory", "artifact"]
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_FUZZY_WORDS = 8
-# Matching segments ranked per kind: the newest this many (see the search query).
+# Matching segments ranked per kind, at most (see search_candidates in the migration).
 CANDIDATES_PER_KIND = 1000
 # Segments moved into the typo vocabulary before a fuzzy search (the rest wait for the next).
 VOCAB_BATCH = 5000
@@ -239,10 +239,7 @@ async def search(
 async def _run(conn: asyncpg.Connection, tsquery: str | None, filters: tuple) -> list[asyncpg.Record]:
     if tsquery is None:
         return []
-    # A fresh statement, so PostgreSQL plans it for these values: a cached generic plan
-    # can't tell a rare word from a common one.
-    statement = await conn.prepare(Q["search"])
-    return await statement.fetch(tsquery, CANDIDATES_PER_KIND, *filters)
+    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters)
 
 
 def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
