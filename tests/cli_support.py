@@ -49,8 +49,9 @@ async def ok(database_url: str | None, *args: str, **env: str) -> Run:
 
 async def seed(conn: asyncpg.Connection) -> dict[str, str]:
     """Two sessions with something in every table an archive carries: chunks in an order
-    unlike their ids, memories, a claimed and a completed task (history), a dependency
-    inside a session and one across sessions, two versions of an artifact, odd values."""
+    unlike their ids, memories, a claimed task and a completed one with a failed first
+    attempt (history), a dependency inside a session and one across sessions, two
+    versions of an artifact, odd values."""
     await sessions.create(conn, title="Cache redesign", participants=["claude_code", "codex"],
                           metadata={"ratio": 0.1, "big": 12345678901234567890, "nested": {"b": 1, "a": [1.50, None]}},
                           session_id="s-cache", agent="claude_code")
@@ -71,6 +72,10 @@ async def seed(conn: asyncpg.Connection) -> dict[str, str]:
                             tags=[], expected_version=None, agent="researcher")
     build = await tasks.create(conn, "s-cache", task_type="code", agent_name="codex", title="build the cache",
                                input_data={"spec": "write-through"}, priority=5, agent="claude_code")
+    # A first attempt that failed and was requeued leaves history (task_events).
+    first = await tasks.claim(conn, agent="codex", session_id="s-cache", task_types=None)
+    await tasks.fail(conn, build.id, first.task.claim_token, "flaky test", retry=False)
+    await tasks.requeue(conn, build.id, agent="claude_code")
     review = await tasks.create(conn, "s-cache", task_type="analysis", agent_name=None, title="review it",
                                 input_data={}, priority=1, agent="claude_code", depends_on=[build.id])
     docs = await tasks.create(conn, "s-docs", task_type="document", agent_name="researcher", title="document it",

@@ -68,7 +68,7 @@ async def test_import_twice_changes_nothing(seeded, other_database_url, tmp_path
 
 
 async def test_imported_data_works_for_the_tools(seeded, other_database_url, tmp_path):
-    source, ids = seeded
+    source, _ = seeded
     archive = tmp_path / "a.jsonl.gz"
     await ok(source, "export", "-o", str(archive))
     assert gzip.decompress(archive.read_bytes()).startswith(b'{"format": "mcp-sessions-archive"')
@@ -87,7 +87,7 @@ async def test_imported_data_works_for_the_tools(seeded, other_database_url, tmp
 
 
 async def test_export_named_sessions_and_stdin_import(seeded, other_database_url):
-    source, ids = seeded
+    source, _ = seeded
     archive = (await ok(source, "export", "s-docs", "-q")).out.encode()
     assert [l["row"]["id"] for l in _lines(archive) if l.get("table") == "sessions"] == ["s-docs"]
     # its dependency on another session's task can't land without that session: reported, not fatal

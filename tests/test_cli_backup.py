@@ -40,7 +40,7 @@ async def test_pg_dump_restores_to_a_working_server(database_url, empty_database
     conn = await connect(database_url)
     try:
         ids = await seed(conn)
-        server_major = int((await conn.fetchval("SHOW server_version_num"))) // 10000
+        server_major = int(await conn.fetchval("SHOW server_version_num")) // 10000
     finally:
         await conn.close()
     pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")

@@ -17,7 +17,7 @@ SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scrip
 ENV_EXAMPLE = dict(
     line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines() if line and not line.startswith("#")
 )
-SECRETISH = re.compile(r"(PASSWORD|TOKEN|SECRET|KEY)", re.I)
+SECRETISH = re.compile(r"(PASSWORD|TOKEN|SECRET|KEY)", re.IGNORECASE)
 
 
 def test_compose_postgres_service():

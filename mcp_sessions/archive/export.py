@@ -17,18 +17,29 @@ the header holds no clock: exporting the same data twice gives the same bytes.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import asyncpg
 
-from mcp_sessions.archive.schema import GLOBAL_TABLES, ROOT, ArchiveError, Catalog, quote, read_catalog, render
+from mcp_sessions.archive.schema import (
+    GLOBAL_TABLES,
+    ROOT,
+    ArchiveError,
+    Catalog,
+    quote,
+    read_catalog,
+    render,
+)
 from mcp_sessions.sql import QUERIES as Q
 
 FORMAT = "mcp-sessions-archive"
 FORMAT_VERSION = 1
-# Rows fetched per round trip: chunks and artifacts can be megabytes each.
-PREFETCH = 16
+# Rows fetched per round trip. Tables with a `content` column (chunks, artifacts,
+# memories) hold up to 32 MiB a row: a few at a time bounds memory; other rows are small.
+PREFETCH_CONTENT = 4
+PREFETCH = 256
 
 
 @dataclass
@@ -43,7 +54,7 @@ Progress = Callable[[ExportStats], None]
 
 
 def _line(table: str, row_json: str) -> bytes:
-    return f'{{"table": {json.dumps(table)}, "row": {row_json}}}\n'.encode("utf-8")
+    return f'{{"table": {json.dumps(table)}, "row": {row_json}}}\n'.encode()
 
 
 async def export_archive(
@@ -110,6 +121,7 @@ def _header(catalog: Catalog, schema_version: int) -> bytes:
 async def _rows(conn, catalog: Catalog, name: str, scope: str, session_id: str | None, write, stats) -> None:
     table = catalog.table(name)
     query = render(Q["archive_export_rows"], table=quote(name), scope=scope, order=table.order)
-    async for record in conn.cursor(query, session_id, table.derived, prefetch=PREFETCH):
+    prefetch = PREFETCH_CONTENT if "content" in table.columns else PREFETCH
+    async for record in conn.cursor(query, session_id, table.derived, prefetch=prefetch):
         write(_line(name, record[0]))
         stats.rows += 1

@@ -8,13 +8,22 @@ is rolled back alone and reported; the others still land."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import asyncpg
 
 from mcp_sessions.archive.export import FORMAT, FORMAT_VERSION
-from mcp_sessions.archive.schema import GLOBAL_TABLES, ROOT, ArchiveError, Catalog, quote, read_catalog, render
+from mcp_sessions.archive.schema import (
+    GLOBAL_TABLES,
+    ROOT,
+    ArchiveError,
+    Catalog,
+    quote,
+    read_catalog,
+    render,
+)
 from mcp_sessions.errors import SessionsError
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store.errors import translate_errors

@@ -17,16 +17,24 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import asyncpg
 
 from mcp_sessions.archive.schema import quote, render
 from mcp_sessions.errors import SessionsError
-from mcp_sessions.models.base import ArtifactType, ChunkFormat, MemoryType, SessionStatus, TaskStatus, TaskType
+from mcp_sessions.models.base import (
+    ArtifactType,
+    ChunkFormat,
+    MemoryType,
+    SessionStatus,
+    TaskStatus,
+    TaskType,
+)
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store.errors import translate_errors
 
@@ -222,15 +230,15 @@ def _when(data: dict, name: str, default: str) -> str:
     if value is None:
         return default
     try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        at = datetime.fromisoformat(str(value))  # 3.11 reads a trailing Z too
     except ValueError:
         raise _Bad(f"{name} {value!r} is not an ISO 8601 timestamp") from None
     # The old store wrote naive local-less timestamps: read them as UTC.
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).isoformat()
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
 def _mtime(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
 
 
 def _digest(content: str) -> str:

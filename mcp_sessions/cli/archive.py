@@ -8,10 +8,17 @@ import contextlib
 import gzip
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
-from mcp_sessions.cli.output import Progress, add_json_flag, human_bytes, print_json, with_connection
+from mcp_sessions.cli.output import (
+    Progress,
+    add_json_flag,
+    human_bytes,
+    print_json,
+    with_connection,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -57,7 +57,7 @@ def pg_tool(name: str, server_major: int) -> str:
 def _run_tool(argv: list[str]) -> int:
     # Our own DSN decides where to connect: ignore stray PG* variables except the password.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k in ("PGPASSWORD", "PGPASSFILE")}
-    return subprocess.run(argv, env=env).returncode
+    return subprocess.run(argv, env=env, check=False).returncode
 
 
 def _with_dsn(work) -> int:

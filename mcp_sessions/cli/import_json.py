@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mcp_sessions.cli.output import Progress, add_json_flag, print_json, print_table, with_connection
+from mcp_sessions.cli.output import (
+    Progress,
+    add_json_flag,
+    print_json,
+    print_table,
+    with_connection,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,8 +7,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mcp_sessions.cli.output import add_json_flag, positive_int, print_json, print_table, with_connection
+from mcp_sessions.cli.output import (
+    add_json_flag,
+    positive_int,
+    print_json,
+    print_table,
+    with_connection,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

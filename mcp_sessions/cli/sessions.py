@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from mcp_sessions.cli.output import (
-    add_json_flag, heading, positive_int, print_fields, print_json, print_table, with_connection,
+    add_json_flag,
+    heading,
+    positive_int,
+    print_fields,
+    print_json,
+    print_table,
+    with_connection,
 )
 
 PAGE = 200

@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from mcp_sessions.cli.output import (
-    add_json_flag, heading, operator_name, positive_int, print_fields, print_json, print_table, with_connection,
+    add_json_flag,
+    heading,
+    operator_name,
+    positive_int,
+    print_fields,
+    print_json,
+    print_table,
+    with_connection,
 )
 from mcp_sessions.cli.sessions import _collect
 
