@@ -2,6 +2,7 @@
 concurrent workers, side by side on one PostgreSQL, for
 
   floor          a bare asyncpg loop: SELECT ... FOR UPDATE SKIP LOCKED + UPDATE on a minimal table
+  tasks-bare     the floor's two statements on mcp-sessions' own tasks table (its width and indexes)
   store          mcp-sessions' own claim path (store.tasks.claim / complete: the SQL functions)
   store+tx       the same inside BEGIN/COMMIT, as the MCP tools call it
   procrastinate  JobManager.fetch_job / finish_job (its worker's claim path, psycopg pool)
@@ -43,8 +44,8 @@ from mcp_sessions.db import _init_connection, connect  # noqa: E402
 from mcp_sessions.store import tasks as store  # noqa: E402
 from mcp_sessions.store.task_waiter import TaskWaiter  # noqa: E402
 
-SYSTEMS = ("floor", "store", "procrastinate", "pgqueuer", "store+tx")
-DEFAULT_SYSTEMS = ("floor", "store", "procrastinate", "pgqueuer")
+SYSTEMS = ("floor", "tasks-bare", "store", "procrastinate", "pgqueuer", "store+tx")
+DEFAULT_SYSTEMS = ("floor", "tasks-bare", "store", "procrastinate", "pgqueuer")
 
 # Claim returns a job handle (or None when the queue is empty); complete finishes it.
 Claim = Callable[[], Awaitable[Any]]
@@ -131,6 +132,41 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
             await c.close()
         await admin.close()
     return Result("floor", w, done, seconds, lat)
+
+
+# -- the floor's statements on the tasks table ---------------------------------------
+
+BARE_CLAIM = """
+UPDATE tasks SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = $1, claimed_at = now(),
+                 lease_expires_at = now() + interval '300 seconds', attempts = attempts + 1
+WHERE id = (SELECT id FROM tasks WHERE status = 'pending' AND blocked_by = 0 AND run_after <= now()
+            ORDER BY priority DESC, created, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, claim_token"""
+BARE_DONE = """
+UPDATE tasks SET status = 'completed', output_data = '{}', claim_token = NULL, lease_expires_at = NULL,
+                 finished_at = now()
+WHERE id = $1 AND claim_token = $2"""
+
+
+async def run_tasks_bare(dsn: str, n: int, w: int) -> Result:
+    await seed_store(dsn, n)
+    conns = [await asyncpg.connect(dsn) for _ in range(w)]
+
+    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+        async def claim() -> Any:
+            return await c.fetchrow(BARE_CLAIM, agent)
+
+        async def complete(row: Any) -> None:
+            await c.execute(BARE_DONE, row["id"], row["claim_token"])
+
+        return claim, complete
+
+    try:
+        seconds, lat, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
+    finally:
+        for c in conns:
+            await c.close()
+    return Result("tasks-bare", w, done, seconds, lat)
 
 
 # -- mcp-sessions' store -------------------------------------------------------------
@@ -372,6 +408,8 @@ async def main() -> None:
             for system in systems:
                 if system == "floor":
                     r = await run_floor(dsn, args.tasks, w)
+                elif system == "tasks-bare":
+                    r = await run_tasks_bare(dsn, args.tasks, w)
                 elif system in ("store", "store+tx"):
                     r = await run_store(dsn, args.tasks, w, transaction=system == "store+tx")
                 elif system == "procrastinate":

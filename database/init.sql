@@ -540,6 +540,15 @@ ALTER TABLE tasks
     -- The lease length of the current claim: what a heartbeat without lease_seconds renews.
     ADD COLUMN lease_seconds double precision;
 
+-- Session activity: a task's creation and its end count, not each claim or heartbeat
+-- (one upsert fewer on the claim path).
+DROP TRIGGER tasks_activity ON tasks;
+CREATE TRIGGER tasks_activity AFTER INSERT ON tasks
+    FOR EACH ROW EXECUTE FUNCTION touch_session_activity();
+CREATE TRIGGER tasks_finished_activity AFTER UPDATE OF status ON tasks
+    FOR EACH ROW WHEN (NEW.status IN ('completed', 'failed', 'cancelled') AND OLD.status <> NEW.status)
+    EXECUTE FUNCTION touch_session_activity();
+
 CREATE UNIQUE INDEX tasks_idempotency ON tasks (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- Same order as the claim's ORDER BY, restricted to what can be claimed once due.
@@ -996,7 +1005,7 @@ SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.att
 FROM tasks t
 WHERE t.status = 'pending' AND t.blocked_by = 0 AND t.run_after <= now()
 ORDER BY t.priority DESC, t.created, t.id;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', '4b3823007696002bc051bb8e86e6eb9887540dbd49eebb91fb951810fe45cda5');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', '6e99b9580ada6573c44ff2122b003e80d9f5d6ac0767576224a3a003a11b4580');
 
 -- >>> migration 0004_auth
 

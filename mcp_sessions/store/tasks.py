@@ -169,10 +169,27 @@ async def get(conn: asyncpg.Connection, task_id: str) -> TaskDetail:
     task = await get_row(conn, task_id)
     deps = [r["depends_on"] for r in await conn.fetch(Q["task_dependencies_of"], task_id)]
     history = [from_row(TaskEvent, r) for r in await conn.fetch(Q["task_history"], task_id, HISTORY_LIMIT)]
-    created = TaskEvent(at=task.created, event="created", agent=task.created_by, attempt=0, detail=None)
-    if len(history) < HISTORY_LIMIT:
-        history.insert(0, created)
-    return TaskDetail(**task.model_dump(), depends_on=deps, history=history)
+    return TaskDetail(**task.model_dump(), depends_on=deps, history=_with_row_events(task, history))
+
+
+def _with_row_events(task: Task, logged: list[TaskEvent]) -> list[TaskEvent]:
+    """Add the transitions the task row itself records (0003_task_queue: the happy path
+    writes no history rows): its creation, its current claim and its completion."""
+    events = list(logged)  # in the order they were written
+    if len(logged) < HISTORY_LIMIT:
+        events.insert(0, TaskEvent(at=task.created, event="created", agent=task.created_by, attempt=0, detail=None))
+    if task.claimed_at is not None and task.status in ("claimed", "running", "completed"):
+        claim = TaskEvent(at=task.claimed_at, event="claimed", agent=task.claimed_by, attempt=task.attempts, detail=None)
+        # after whatever happened up to the claim (a recovery in the same transaction
+        # included), before the current attempt's own 'started'
+        at = len(events)
+        while at > 0 and (events[at - 1].at > claim.at or
+                          (events[at - 1].event == "started" and events[at - 1].attempt == task.attempts)):
+            at -= 1
+        events.insert(at, claim)
+    if task.status == "completed" and task.finished_at is not None:
+        events.append(TaskEvent(at=task.finished_at, event="completed", agent=task.claimed_by, attempt=task.attempts, detail=None))
+    return events
 
 
 async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb: str) -> None:
