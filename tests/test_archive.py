@@ -97,6 +97,8 @@ async def test_export_named_sessions_and_stdin_import(seeded, other_database_url
     assert [f["session_id"] for f in report["failed"]] == ["(links)"]
     assert "task_dependencies" in report["failed"][0]["reason"]
 
+    unwritable = await cli(source, "export", "-o", "/nonexistent-dir/a.jsonl")
+    assert unwritable.code == 1 and unwritable.err.startswith("mcp-sessions: [archive_error] cannot write")
     missing = await cli(source, "export", "s-docs", "nope")
     assert missing.code == 1 and "no such session: nope" in missing.err and missing.out == ""
 
@@ -158,3 +160,48 @@ async def test_a_refused_session_rolls_back_alone(seeded, other_database_url, tm
     assert report["failed"][0]["session_id"] == "s-docs" and "memories" in report["failed"][0]["reason"]
     listed = [s["id"] for s in (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"]]
     assert listed == ["s-cache"]
+
+
+async def test_columns_and_tables_added_later_are_carried(seeded, other_database_url, tmp_path):
+    """The archive follows the catalog: what a later migration adds travels unchanged."""
+    source, ids = seeded
+    later = """
+        ALTER TABLE tasks ADD COLUMN reviewer text;
+        CREATE TABLE task_notes (
+            task_id text NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+            n       integer NOT NULL,
+            note    jsonb NOT NULL,
+            PRIMARY KEY (task_id, n)
+        );"""
+    conn = await connect(source)
+    try:
+        await conn.execute(later)
+        await conn.execute("UPDATE tasks SET reviewer = 'alice' WHERE id = $1", ids["review"])
+        await conn.execute("INSERT INTO task_notes VALUES ($1, 1, '{\"b\": 2.50, \"a\": [true]}')", ids["review"])
+        # the target knows the agent better (seen later): the archive must not roll that back
+        await conn.execute("UPDATE agents SET last_seen = '2020-01-01' WHERE name = 'codex'")
+    finally:
+        await conn.close()
+    archive = tmp_path / "later.jsonl"
+    await ok(source, "export", "-o", str(archive))
+    lines = _lines(archive.read_bytes())
+    assert "reviewer" in lines[0]["tables"]["tasks"] and lines[0]["tables"]["task_notes"] == ["task_id", "n", "note"]
+
+    # a database without the new column refuses the archive rather than drop it
+    refused = await cli(other_database_url, "import", str(archive))
+    assert refused.code == 1 and "tasks.reviewer" in refused.err
+
+    conn = await connect(other_database_url)
+    try:
+        await conn.execute(later)
+        await conn.execute("UPDATE agents SET last_seen = '2030-01-01', type = 'mine' WHERE name = 'codex'")
+    finally:
+        await conn.close()
+    await ok(other_database_url, "import", str(archive))
+    conn = await connect(other_database_url)
+    try:
+        assert await conn.fetchval("SELECT reviewer FROM tasks WHERE id = $1", ids["review"]) == "alice"
+        assert await conn.fetchval("SELECT note::text FROM task_notes") == '{"a": [true], "b": 2.50}'
+        assert await conn.fetchval("SELECT type FROM agents WHERE name = 'codex'") == "mine"
+    finally:
+        await conn.close()

@@ -109,6 +109,7 @@ class _Plan:
 
 
 def _plan(header: dict, catalog: Catalog) -> _Plan:
+    statements = _statements(header, catalog)  # first: it refuses tables this database lacks
     owned, tracked = {}, {}
     for name in header["tables"]:
         table = catalog.table(name)
@@ -116,7 +117,7 @@ def _plan(header: dict, catalog: Catalog) -> _Plan:
             owned[name] = table.scope_fk
             if table.scope_fk[1] != ROOT:
                 tracked[table.scope_fk[1]] = table.scope_fk[2]
-    return _Plan(_statements(header, catalog), owned, tracked)
+    return _Plan(statements, owned, tracked)
 
 
 async def import_archive(conn: asyncpg.Connection, src: BinaryIO, *, progress: Progress | None = None) -> ImportStats:

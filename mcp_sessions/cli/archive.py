@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mcp_sessions.archive.schema import ArchiveError
 from mcp_sessions.cli.output import (
     Progress,
     add_json_flag,
@@ -35,24 +36,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
 
 
+class _Writer:
+    """A file whose write errors name the file: an OSError would otherwise read like a
+    lost database connection."""
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        self.raw = raw
+        self.name = name
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.raw.write(data)
+        except OSError as exc:
+            raise ArchiveError(f"cannot write {self.name}: {exc.strerror or exc}") from exc
+
+
 @contextlib.contextmanager
-def _output(path: str | None) -> Iterator[BinaryIO]:
+def _output(path: str | None) -> Iterator[_Writer]:
     """stdout, or FILE written under a temporary name and renamed when complete, so a
     failed export never leaves a file that looks whole."""
     if path is None or path == "-":
-        yield sys.stdout.buffer
+        yield _Writer(sys.stdout.buffer, "stdout")
         sys.stdout.buffer.flush()
         return
     target = Path(path)
+    if target.exists() and not target.is_file():
+        # A device or a pipe (/dev/stdout, a FIFO): write to it directly, never replace it.
+        try:
+            with open(target, "wb") as raw:
+                yield _Writer(raw, str(target))
+        except OSError as exc:
+            raise ArchiveError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        return
     partial = target.with_name(target.name + ".partial")
     try:
-        with open(partial, "wb") as raw:
+        try:
+            raw = open(partial, "wb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ArchiveError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        with raw:
             if target.suffix == ".gz":
                 # mtime=0: the same data gives the same bytes.
                 with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
-                    yield zipped  # type: ignore[misc]
+                    yield _Writer(zipped, str(target))  # type: ignore[arg-type]
             else:
-                yield raw
+                yield _Writer(raw, str(target))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
