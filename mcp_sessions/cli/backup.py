@@ -85,15 +85,18 @@ def _with_dsn(work) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     target = Path(args.output)
-    partial = target.with_name(target.name + ".partial")
+    # Written under a temporary name and renamed when whole; a device or pipe directly.
+    partial = target.with_name(target.name + ".partial") if not target.exists() or target.is_file() else target
 
     def work(dsn: str, has_schema: bool, major: int) -> int:
         code = _run_tool([pg_tool("pg_dump", major), "--format=custom", "--no-owner", "--file", str(partial), dsn])
         if code != 0:
-            partial.unlink(missing_ok=True)
+            if partial != target:
+                partial.unlink(missing_ok=True)
             print(f"mcp-sessions: pg_dump failed (exit {code}); no backup written", file=sys.stderr)
             return 1
-        os.replace(partial, target)
+        if partial != target:
+            os.replace(partial, target)
         print(f"backup written to {target} ({target.stat().st_size} bytes)", file=sys.stderr)
         return 0
 
