@@ -64,3 +64,21 @@ async def test_one_session_folder_and_missing_dir(database_url, tmp_path):
     assert report["sessions_imported"] == 1 and report["imported"]["chunks"] == 1
     run = await cli(database_url, "import-json", str(tmp_path / "absent"))
     assert run.code == 1 and "no such directory" in run.err
+
+
+async def test_the_servers_size_limits_apply(database_url, tmp_path):
+    import json
+
+    folder = tmp_path / "big"
+    (folder / "conversations").mkdir(parents=True)
+    (folder / "session.json").write_text(json.dumps({"id": "big", "title": "Big"}))
+    (folder / "conversations" / "long.json").write_text(json.dumps({"content": "x" * 2000, "format": "summary"}))
+    (folder / "conversations" / "short.json").write_text(json.dumps({"content": "ok", "format": "summary"}))
+    (folder / "memories.json").write_text(json.dumps([{"type": "fact", "key": "k", "content": "y" * 300}]))
+    run = await ok(database_url, "import-json", str(tmp_path), "--json",
+                   MCP_SESSIONS_MAX_CONTENT_BYTES="1024", MCP_SESSIONS_MAX_MEMORY_BYTES="256")
+    report = run.json()
+    assert report["imported"]["chunks"] == 1 and report["imported"]["memories"] == 0
+    reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in report["skipped"]}
+    assert "over the limit of 1,024" in reasons["long.json"]
+    assert "over the memory limit of 256" in reasons["memories.json[0]"]

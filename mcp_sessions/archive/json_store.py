@@ -50,6 +50,14 @@ def _choices(literal: Any) -> tuple[str, ...]:
     return literal.__args__
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The server's size limits (Settings): imported content obeys them too."""
+
+    content_bytes: int = 32 * 1024 * 1024
+    memory_bytes: int = 64 * 1024
+
+
 @dataclass
 class JsonImportReport:
     sessions_imported: int = 0
@@ -80,6 +88,7 @@ async def import_json_store(
     root: Path,
     *,
     created_by: str = "json-import",
+    limits: Limits = Limits(),
     progress: Callable[[JsonImportReport, int, int], None] | None = None,
 ) -> JsonImportReport:
     report = JsonImportReport()
@@ -90,14 +99,14 @@ async def import_json_store(
         except _Bad as exc:
             report.skip(folder / "session.json", f"{exc}; the whole session folder was skipped")
             continue
-        await _import_session(conn, folder, session, created_by, report)
+        await _import_session(conn, folder, session, created_by, limits, report)
         if progress:
             progress(report, done, len(folders))
     return report
 
 
 async def _import_session(
-    conn: asyncpg.Connection, folder: Path, session: dict, created_by: str, report: JsonImportReport
+    conn: asyncpg.Connection, folder: Path, session: dict, created_by: str, limits: Limits, report: JsonImportReport
 ) -> None:
     sid = session["id"]
     async with conn.transaction():
@@ -106,7 +115,7 @@ async def _import_session(
         except _Bad as exc:
             report.skip(folder / "session.json", f"{exc}; the whole session folder was skipped")
             return
-        for kind, table, rows in _contents(folder, sid, session, created_by, report):
+        for kind, table, rows in _contents(folder, sid, session, created_by, limits, report):
             try:
                 inserted = await _insert(conn, table, rows[1])
             except _Bad as exc:
@@ -136,14 +145,14 @@ async def _insert(conn: asyncpg.Connection, table: str, row: dict) -> bool:
         raise _Bad(f"refused by the database: {exc}") from exc
 
 
-def _contents(folder: Path, sid: str, session: dict, created_by: str, report: JsonImportReport):
+def _contents(folder: Path, sid: str, session: dict, created_by: str, limits: Limits, report: JsonImportReport):
     """(kind, table, (path, row)) for every importable item, reporting the rest."""
     chunk_dir = folder / "conversations"
     if chunk_dir.is_dir():
         chunks = []
         for path in sorted(chunk_dir.glob("*.json")):
             try:
-                chunks.append((path, _chunk_row(path, sid, created_by)))
+                chunks.append((path, _chunk_row(path, sid, created_by, limits)))
             except _Bad as exc:
                 report.skip(path, str(exc))
         # Insertion order is reading order (conversation_chunks.seq): oldest first.
@@ -151,7 +160,7 @@ def _contents(folder: Path, sid: str, session: dict, created_by: str, report: Js
         yield from (("chunks", "conversation_chunks", item) for item in chunks)
     for index, path, entry in _entries(folder / "memories.json", report):
         try:
-            yield "memories", "memories", (f"{path}[{index}]", _memory_row(entry, sid, session, created_by))
+            yield "memories", "memories", (f"{path}[{index}]", _memory_row(entry, sid, session, created_by, limits))
         except _Bad as exc:
             report.skip(f"{path}[{index}]", str(exc))
     for index, path, entry in _entries(folder / "tasks.json", report):
@@ -162,7 +171,8 @@ def _contents(folder: Path, sid: str, session: dict, created_by: str, report: Js
             yield "tasks", "tasks", (f"{path}[{index}]", row)
         except _Bad as exc:
             report.skip(f"{path}[{index}]", str(exc))
-    yield from (("artifacts", "artifacts", item) for item in _artifact_rows(folder, sid, session, created_by, report))
+    yield from (("artifacts", "artifacts", item)
+                for item in _artifact_rows(folder, sid, session, created_by, limits, report))
 
 
 # Reading files ---------------------------------------------------------------------
@@ -241,11 +251,15 @@ def _mtime(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
 
 
-def _digest(content: str) -> str:
+def _digest(content: str, limits: Limits) -> str:
     try:
-        return "\\x" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+        data = content.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _Bad(f"content is not valid Unicode (lone surrogate at position {exc.start})") from None
+    if len(data) > limits.content_bytes:
+        raise _Bad(f"content is {len(data):,} bytes, over the limit of {limits.content_bytes:,} "
+                   "(MCP_SESSIONS_MAX_CONTENT_BYTES)")
+    return "\\x" + hashlib.sha256(data).hexdigest()
 
 
 # Rows ------------------------------------------------------------------------------
@@ -272,7 +286,7 @@ def _session_row(folder: Path, created_by: str) -> dict:
     }
 
 
-def _chunk_row(path: Path, sid: str, created_by: str) -> dict:
+def _chunk_row(path: Path, sid: str, created_by: str, limits: Limits) -> dict:
     data = _object(path)
     _require(data, "content", "format")
     content = _text(data, "content")
@@ -281,7 +295,7 @@ def _chunk_row(path: Path, sid: str, created_by: str) -> dict:
         "chunk_id": path.stem,
         "content": content,
         "size": len(content),
-        "content_sha256": _digest(content),
+        "content_sha256": _digest(content, limits),
         "format": _one_of(data, "format", _choices(ChunkFormat)),
         "extracted_items": data.get("extracted_items") if data.get("extracted_items") is not None else {},
         "created_by": str(data.get("created_by") or created_by),
@@ -289,8 +303,12 @@ def _chunk_row(path: Path, sid: str, created_by: str) -> dict:
     }
 
 
-def _memory_row(entry: dict, sid: str, session: dict, created_by: str) -> dict:
+def _memory_row(entry: dict, sid: str, session: dict, created_by: str, limits: Limits) -> dict:
     _require(entry, "type", "key", "content")
+    size = len(json.dumps(entry["content"], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > limits.memory_bytes:
+        raise _Bad(f"content is {size:,} bytes of JSON, over the memory limit of {limits.memory_bytes:,} "
+                   "(MCP_SESSIONS_MAX_MEMORY_BYTES)")
     tags = entry.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise _Bad("tags must be a list of strings")
@@ -338,7 +356,7 @@ def _task_row(entry: dict, sid: str, index: int, session: dict, created_by: str)
     }
 
 
-def _artifact_rows(folder: Path, sid: str, session: dict, created_by: str, report: JsonImportReport):
+def _artifact_rows(folder: Path, sid: str, session: dict, created_by: str, limits: Limits, report: JsonImportReport):
     art_dir = folder / "artifacts"
     if not art_dir.is_dir():
         return
@@ -359,7 +377,7 @@ def _artifact_rows(folder: Path, sid: str, session: dict, created_by: str, repor
                 "format": str(data.get("format") or "text"),
                 "content": content,
                 "size": len(content),
-                "content_sha256": _digest(content),
+                "content_sha256": _digest(content, limits),
                 "metadata": metadata,
                 "created_by": str(data.get("created_by") or created_by),
                 "created": _when(data, "created", _mtime(path)),

@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_json(args: argparse.Namespace) -> int:
-    from mcp_sessions.archive.json_store import import_json_store
+    from mcp_sessions.archive.json_store import Limits, import_json_store
+    from mcp_sessions.cli.common import load_settings
 
     root = Path(args.directory)
     if not root.is_dir():
@@ -40,7 +41,9 @@ def cmd_import_json(args: argparse.Namespace) -> int:
         show(f"import-json: {done}/{total} session folders, {len(report.skipped)} skipped items")
 
     async def work(conn: Any) -> int:
-        report = await import_json_store(conn, root, created_by=args.created_by, progress=progress)
+        settings = load_settings()
+        limits = Limits(content_bytes=settings.max_content_bytes, memory_bytes=settings.max_memory_bytes)
+        report = await import_json_store(conn, root, created_by=args.created_by, limits=limits, progress=progress)
         if args.json:
             print_json({
                 "sessions_imported": report.sessions_imported,
