@@ -112,7 +112,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     for mod in _conftests():
         make_settings, server_params = mod.make_settings, mod.server_params
         mod.make_settings = lambda url, *a, _f=make_settings, **k: _f(route(url), *a, **k)
-        mod.server_params = lambda url, *a, _f=server_params, **k: _f(route(url) if url else url, *a, **k)
+        # stdio servers get only the environment they are given: pass the PgBouncer setting on.
+        mod.server_params = lambda url, *a, _f=server_params, **k: _f(
+            route(url) if url else url, *a, **{"MCP_SESSIONS_STATEMENT_CACHE_SIZE": "0", **k}
+        )
     import tests.http_support
 
     tests.http_support.server_dsn = route
