@@ -114,9 +114,15 @@ async def test_search(seeded):
     assert "a-second" in out and "**eviction**" in out.lower()
     data = (await ok(url, "search", "write-through", "--kind", "memory", "--json")).json()
     assert data["hits"] and {h["kind"] for h in data["hits"]} == {"memory"}
-    scoped = (await ok(url, "search", "short sentences", "--session", "s-cache", "--json")).json()
+    scoped = (await ok(url, "search", "short sentences", "--session", "s-cache", "--mode", "fulltext", "--json")).json()
     assert scoped["hits"] == []
-    assert (await ok(url, "search", "nothingmatchesthis")).out.strip() == "no matches"
+    tagged = (await ok(url, "search", "write-through", "--tag", "cache", "--by", "claude_code", "--json")).json()
+    assert [h["id"] for h in tagged["hits"]] == ["cache_strategy"]
+    paged = (await ok(url, "search", "lorem", "--limit", "1", "--json")).json()
+    assert len(paged["hits"]) == 1
+    bad = await cli(url, "search", "x", "--after", "yesterday")
+    assert bad.code == 2 and "ISO 8601" in bad.err
+    assert (await ok(url, "search", "qqqqzzzzxxxx", "--mode", "fulltext")).out.strip() == "no matches"
 
 
 async def test_db_status_and_migrate(seeded, empty_database_url):
