@@ -249,24 +249,23 @@ async def pg_load(dsn: str, root: Path, workers: int) -> tuple[float, int]:
         try:
             while True:
                 async with lock:
-                    item = next(folders, None)
+                    item = await asyncio.to_thread(next, folders, None)
                 if item is None:
                     return
                 session, chunk_list, memory_list, artifact_list = item
                 sid = session["id"]
+                # One transaction per session, as an import does (a commit per chunk would
+                # measure fsync, not indexing).
                 async with c.transaction():
                     await sessions.create(c, title=session["title"], participants=session["participants"],
                                           metadata={}, session_id=sid, agent="bench")
-                for chunk_id, chunk in chunk_list:
-                    async with c.transaction():
+                    for chunk_id, chunk in chunk_list:
                         await chunks.add(c, sid, content=chunk["content"], format=chunk["format"],
                                          chunk_id=chunk_id, extracted_items={}, agent="bench")
-                for m in memory_list:
-                    async with c.transaction():
+                    for m in memory_list:
                         await memories.remember(c, sid, key=m["key"], type=m["type"], content=m["content"],
                                                 tags=m["tags"], expected_version=None, agent="bench")
-                for _, a in artifact_list:
-                    async with c.transaction():
+                    for _, a in artifact_list:
                         await artifacts.save(c, sid, name=a["name"], type=a["type"], content=a["content"],
                                              format=a["format"], metadata={}, agent="bench")
         finally:

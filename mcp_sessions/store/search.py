@@ -8,6 +8,7 @@ read by the configured text search configuration in PostgreSQL."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -27,8 +28,10 @@ MAX_TERMS = 32
 MAX_FUZZY_WORDS = 8
 # Matching segments ranked per kind, at most (see search_candidates in the migration).
 CANDIDATES_PER_KIND = 1000
-# Segments moved into the typo vocabulary before a fuzzy search (the rest wait for the next).
-VOCAB_BATCH = 5000
+# A fuzzy search first feeds the typo vocabulary with what was written since, in
+# batches of this many segments, for at most this long (the rest wait for the next one).
+VOCAB_BATCH = 500
+VOCAB_SECONDS = 0.1
 MAX_SNIPPET_CHARS = 400
 
 Mode = Literal["auto", "fulltext", "fuzzy"]
@@ -142,18 +145,31 @@ async def fuzzy_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> str
     words = words[:MAX_FUZZY_WORDS]
     if not words:
         return None
-    try:
-        # Its own transaction (or savepoint): a read-only caller still gets a search.
-        async with conn.transaction():
-            await conn.execute(Q["search_refresh_vocabulary"], VOCAB_BATCH)
-    except asyncpg.PostgresError:
-        pass
+    await refresh_vocabulary(conn, VOCAB_SECONDS)
     by_word: dict[int, list[str]] = {}
     for row in await conn.fetch(Q["search_fuzzy_terms"], words):
         by_word.setdefault(row["n"], []).append(quote(row["term"]))
     if not by_word:
         return None
     return " & ".join("(" + " | ".join(terms) + ")" for _, terms in sorted(by_word.items()))
+
+
+async def refresh_vocabulary(conn: asyncpg.Connection, seconds: float | None = None) -> int:
+    """Feed the typo vocabulary from segments written since the last call, in batches,
+    for at most `seconds` (None: until none is left). Returns the segments taken."""
+    taken = 0
+    started = time.monotonic()
+    while seconds is None or time.monotonic() - started < seconds:
+        try:
+            # Its own transaction (or savepoint): a read-only caller still gets a search.
+            async with conn.transaction():
+                batch = await conn.fetchval(Q["search_refresh_vocabulary"], VOCAB_BATCH)
+        except asyncpg.PostgresError:
+            break
+        taken += batch
+        if batch < VOCAB_BATCH:
+            break
+    return taken
 
 
 def match_offset(body: str, snippet: str, needles: list[str]) -> tuple[int, int] | None:

@@ -17,7 +17,7 @@ from mcp_sessions.validation import Cursor, Identifier, Text
 def register(mcp: MCPServer) -> None:
     @tool(mcp, READ)
     async def search(
-        query: Annotated[Text(100_000), Field(description='Words, "a phrase", -excluded, OR; identifiers whole.')],
+        query: Annotated[Text(100_000), Field(description='Words, "a phrase", -not, OR.')],
         ctx: Context,
         session_id: Identifier | None = None,
         kinds: list[SearchKind] | None = None,
@@ -29,10 +29,10 @@ def register(mcp: MCPServer) -> None:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         artifact_types: list[ArtifactType] | None = None,
-        mode: Annotated[Literal["auto", "fulltext", "fuzzy"], Field(description="auto: fuzzy if nothing found.")] = "auto",
+        mode: Literal["auto", "fulltext", "fuzzy"] = "auto",
         cursor: Cursor = None,
     ) -> SearchResults:
-        """Search chunks, memories and artifacts; best first, snippets with ** marks, chunk offsets for get_chunk."""
+        """Search chunks, memories, artifacts; best first, matches in **; offset opens get_chunk there. auto mode: fuzzy if nothing found."""
         async with app_of(ctx).connection() as conn:
             return await store.search(
                 conn, query=query, session_id=session_id, kinds=kinds, limit=limit, memory_types=memory_types,
