@@ -641,28 +641,45 @@ LANGUAGE sql VOLATILE AS $$
     SELECT count(pg_notify(channel, waiter_id::text))::integer FROM woken;
 $$;
 
--- Statement-level, so a bulk INSERT pays one trigger call (and nothing more while no
--- one waits) instead of a NOTIFY per row.
+-- After an INSERT: wakes the waiters that now have something to claim, oldest first,
+-- at most as many as there are claimable tasks. Statement-level and without a
+-- transition table, so an INSERT of any size pays one trigger call and one probe of
+-- an (almost always empty) table, and nothing per row.
+CREATE FUNCTION wake_claimable_waiters() RETURNS integer
+LANGUAGE sql VOLATILE AS $$
+    WITH chosen AS (
+        SELECT w.waiter_id FROM task_waiters w
+        WHERE w.expires_at > now()
+          AND EXISTS (SELECT 1 FROM pg_stat_get_activity(w.listener_pid))
+          AND EXISTS (
+              SELECT 1 FROM tasks t
+              WHERE t.status = 'pending' AND t.blocked_by = 0 AND t.run_after <= now()
+                AND (t.agent_name IS NULL OR t.agent_name = w.agent)
+                AND (w.session_id IS NULL OR t.session_id = w.session_id)
+                AND (w.task_types IS NULL OR t.task_type = ANY (w.task_types)))
+        ORDER BY w.since
+        LIMIT (SELECT count(*) FROM (SELECT 1 FROM tasks t
+                                     WHERE t.status = 'pending' AND t.blocked_by = 0 AND t.run_after <= now()
+                                     LIMIT 1000) claimable)
+        FOR UPDATE OF w SKIP LOCKED
+    ), woken AS (
+        DELETE FROM task_waiters w USING chosen WHERE w.waiter_id = chosen.waiter_id
+        RETURNING w.channel, w.waiter_id
+    )
+    SELECT count(pg_notify(channel, waiter_id::text))::integer FROM woken;
+$$;
+
 CREATE FUNCTION tasks_wake_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM task_waiters) THEN
-        RETURN NULL;
+    IF EXISTS (SELECT 1 FROM task_waiters) THEN
+        PERFORM wake_claimable_waiters();
     END IF;
-    FOR r IN
-        SELECT session_id, agent_name, task_type, count(*)::integer AS n FROM new_tasks
-        WHERE status = 'pending' AND blocked_by = 0 AND run_after <= now()
-        GROUP BY 1, 2, 3
-    LOOP
-        PERFORM wake_task_waiters(r.session_id, r.agent_name, r.task_type, r.n);
-    END LOOP;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER tasks_wake_on_insert AFTER INSERT ON tasks
-    REFERENCING NEW TABLE AS new_tasks FOR EACH STATEMENT EXECUTE FUNCTION tasks_wake_on_insert();
+    FOR EACH STATEMENT EXECUTE FUNCTION tasks_wake_on_insert();
 
 -- Agent liveness -------------------------------------------------------------------
 
@@ -827,8 +844,8 @@ DECLARE
     t tasks;
 BEGIN
     UPDATE tasks
-    SET lease_seconds = coalesce(p_lease_seconds, lease_seconds),
-        lease_expires_at = now() + make_interval(secs => coalesce(p_lease_seconds, lease_seconds)),
+    SET lease_seconds = coalesce(p_lease_seconds, lease_seconds, 300),
+        lease_expires_at = now() + make_interval(secs => coalesce(p_lease_seconds, lease_seconds, 300)),
         updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
       AND lease_expires_at > now()
@@ -1005,7 +1022,7 @@ SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.att
 FROM tasks t
 WHERE t.status = 'pending' AND t.blocked_by = 0 AND t.run_after <= now()
 ORDER BY t.priority DESC, t.created, t.id;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', '6e99b9580ada6573c44ff2122b003e80d9f5d6ac0767576224a3a003a11b4580');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', 'f83e8bc4439da5074f816d6ff76ecd1b1e6e81bd93486d8c42dd234a16072026');
 
 -- >>> migration 0004_auth
 
