@@ -91,3 +91,29 @@ async def seed(conn: asyncpg.Connection) -> dict[str, str]:
     await artifacts.save(conn, "s-cache", name="design.md", type="document", content="# v2\n\nLRU, TTL 600",
                          format="markdown", metadata={"reviewed": True}, agent="codex")
     return {"build": build.id, "review": review.id, "docs": docs.id}
+
+
+async def exported(database_url: str) -> bytes:
+    """The database's archive, made in-process (to check what a command did, cheaply)."""
+    import io
+
+    from mcp_sessions.archive import export_archive
+    from mcp_sessions.db import connect
+
+    conn = await connect(database_url)
+    try:
+        out = io.BytesIO()
+        await export_archive(conn, out)
+        return out.getvalue()
+    finally:
+        await conn.close()
+
+
+async def session_ids(database_url: str) -> list[str]:
+    from mcp_sessions.db import connect
+
+    conn = await connect(database_url)
+    try:
+        return [r["id"] for r in await conn.fetch("SELECT id FROM sessions ORDER BY id")]
+    finally:
+        await conn.close()

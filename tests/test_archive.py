@@ -9,7 +9,7 @@ import pytest
 
 from mcp_sessions.archive import FORMAT_VERSION
 from mcp_sessions.db import connect
-from tests.cli_support import cli, ok, seed
+from tests.cli_support import cli, exported, ok, seed, session_ids
 from tests.conftest import call, fresh_database, stdio_client
 
 
@@ -58,11 +58,11 @@ async def test_import_twice_changes_nothing(seeded, other_database_url, tmp_path
     archive = tmp_path / "a.jsonl"
     await ok(source, "export", "-o", str(archive))
     await ok(other_database_url, "import", str(archive))
-    once = (await ok(other_database_url, "export")).out
+    once = await exported(other_database_url)
     again = (await ok(other_database_url, "import", str(archive), "--json")).json()
     assert again["sessions_imported"] == 0 and again["sessions_already_present"] == 2
     assert again["rows_imported"] == 0 and again["rows_already_present"] > 10
-    assert (await ok(other_database_url, "export")).out == once
+    assert await exported(other_database_url) == once
     # into the very database it came from: nothing either
     assert (await ok(source, "import", str(archive), "--json")).json()["rows_imported"] == 0
 
@@ -105,7 +105,7 @@ async def test_export_named_sessions_and_stdin_import(seeded, other_database_url
 
 async def test_refuses_a_newer_archive(seeded, other_database_url, tmp_path):
     source, _ = seeded
-    data = (await ok(source, "export")).out.splitlines()
+    data = (await exported(source)).decode().splitlines()
     header = json.loads(data[0])
     header["version"] = FORMAT_VERSION + 1
     newer = tmp_path / "newer.jsonl"
@@ -113,7 +113,7 @@ async def test_refuses_a_newer_archive(seeded, other_database_url, tmp_path):
     run = await cli(other_database_url, "import", str(newer))
     assert run.code == 1 and "Traceback" not in run.err
     assert f"format version {FORMAT_VERSION + 1}" in run.err and "upgrade mcp-sessions" in run.err
-    assert "s-cache" not in (await ok(other_database_url, "sessions", "list")).out
+    assert await session_ids(other_database_url) == []
 
     # a column this database lacks would be lost: refused before anything is written
     header["version"] = FORMAT_VERSION
@@ -121,18 +121,17 @@ async def test_refuses_a_newer_archive(seeded, other_database_url, tmp_path):
     newer.write_text("\n".join([json.dumps(header), *data[1:]]) + "\n")
     run = await cli(other_database_url, "import", str(newer))
     assert run.code == 1 and "tasks.from_the_future" in run.err
-    assert (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"] == []
+    assert await session_ids(other_database_url) == []
 
 
 async def test_truncated_and_foreign_files(seeded, other_database_url, tmp_path):
     source, _ = seeded
-    data = (await ok(source, "export")).out.splitlines()
+    data = (await exported(source)).decode().splitlines()
     cut = tmp_path / "cut.jsonl"
     cut.write_text("\n".join(data[:-3]) + "\n")  # the end line and a little more are gone
     run = await cli(other_database_url, "import", str(cut))
     assert run.code == 1 and "truncated" in run.err
-    listed = [s["id"] for s in (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"]]
-    assert listed == ["s-cache"]  # the complete session landed, the cut one was rolled back
+    assert await session_ids(other_database_url) == ["s-cache"]  # the complete one landed, the cut one did not
 
     other = tmp_path / "other.json"
     other.write_text('{"hello": 1}\n')
@@ -144,7 +143,7 @@ async def test_truncated_and_foreign_files(seeded, other_database_url, tmp_path)
 
 async def test_a_refused_session_rolls_back_alone(seeded, other_database_url, tmp_path):
     source, _ = seeded
-    lines = (await ok(source, "export")).out.splitlines()
+    lines = (await exported(source)).decode().splitlines()
     broken = []
     for line in lines:
         item = json.loads(line)
@@ -158,8 +157,7 @@ async def test_a_refused_session_rolls_back_alone(seeded, other_database_url, tm
     report = json.loads(run.out)
     assert run.code == 1 and report["sessions_imported"] == 1
     assert report["failed"][0]["session_id"] == "s-docs" and "memories" in report["failed"][0]["reason"]
-    listed = [s["id"] for s in (await ok(other_database_url, "sessions", "list", "--json")).json()["sessions"]]
-    assert listed == ["s-cache"]
+    assert await session_ids(other_database_url) == ["s-cache"]
 
 
 async def test_columns_and_tables_added_later_are_carried(seeded, other_database_url, tmp_path):

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from mcp_sessions.db import connect
-from tests.cli_support import cli, ok, seed
+from tests.cli_support import cli, exported, ok, seed
 from tests.conftest import TEST_PG, call, stdio_client
 
 
@@ -57,7 +57,7 @@ async def test_pg_dump_restores_to_a_working_server(database_url, empty_database
     status = (await ok(empty_database_url, "db", "status", "--json")).json()
     assert status["pending"] == [] and status["tables"]["tasks"]["rows"] == 3
     # the copy holds exactly what the original holds
-    assert (await ok(empty_database_url, "export")).out == (await ok(database_url, "export")).out
+    assert await exported(empty_database_url) == await exported(database_url)
     async with stdio_client(empty_database_url, agent="researcher") as client:
         session = await call(client, "get_session", session_id="s-cache")
         assert session["counts"]["memories"] == 1 and session["counts"]["artifacts"] == 2
@@ -81,6 +81,6 @@ async def test_db_backup_and_restore_commands(database_url, empty_database_url, 
     assert "backup written" in run.err and dump.stat().st_size > 0
     assert not (tmp_path / "backup.dump.partial").exists()
     await ok(empty_database_url, "db", "restore", str(dump))
-    assert (await ok(empty_database_url, "export")).out == (await ok(database_url, "export")).out
+    assert await exported(empty_database_url) == await exported(database_url)
     refused = await cli(database_url, "db", "restore", str(dump))  # never over existing data
     assert refused.code == 1 and "already holds mcp-sessions data" in refused.err
