@@ -86,3 +86,7 @@ DELETE FROM task_waiters WHERE waiter_id = $1;
 -- Waiters past their deadline, or whose server's listening connection is gone.
 DELETE FROM task_waiters w
 WHERE w.expires_at < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.listener_pid));
+
+-- name: listener_ping
+-- Is the LISTEN connection still there? (it can die without a word)
+SELECT 1;

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0  # the fallback: how long a waiter sleeps without a wake-up
 SWEEP_SECONDS = 15.0  # recovery of expired leases, jittered so servers don't align
+PING_SECONDS = 30.0  # how often an idle LISTEN connection is checked
 
 Claim = Callable[[], Awaitable[ClaimResult]]
 
@@ -99,12 +100,12 @@ class TaskWaiter:
         delay = 0.2
         while True:
             if self.listener_pid is not None:
-                # Also notices a connection that died without telling us.
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._reconnect.wait(), self.poll_seconds * 2)
+                    await asyncio.wait_for(self._reconnect.wait(), PING_SECONDS)
                 self._reconnect.clear()
-                if self.listener_pid is not None:
+                if self.listener_pid is not None and await self._alive():
                     continue
+                self._drop()
             try:
                 await self._listen()
                 delay = 0.2
@@ -113,6 +114,21 @@ class TaskWaiter:
                 log.warning("cannot LISTEN (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _alive(self) -> bool:
+        """A connection can die without a word (a network partition): ask it."""
+        conn = self._listener
+        try:
+            await asyncio.wait_for(conn.execute(Q["listener_ping"]), 5)  # type: ignore[union-attr]
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: reconnect
+            return False
+
+    def _drop(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+        self._wake_all()
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         event = self._events.get(payload)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mcp_sessions.models import ClaimResult, Task, TaskDetail, TaskPage, TaskState, TaskStatus, TaskType
 from mcp_sessions.store import tasks as store
+from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
 from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
 
@@ -75,9 +76,10 @@ def register(mcp: MCPServer) -> None:
 
         if wait_seconds <= 0 or app.waiter is None:
             return await attempt()
-        return await app.waiter.claim(
-            attempt, agent=agent, session_id=session_id, task_types=task_types, wait_seconds=wait_seconds
-        )
+        with translate_errors():  # the waiter's own registrations use the pool too
+            return await app.waiter.claim(
+                attempt, agent=agent, session_id=session_id, task_types=task_types, wait_seconds=wait_seconds
+            )
 
     @tool(mcp, CHANGE)
     async def heartbeat_task(
