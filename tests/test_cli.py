@@ -37,7 +37,8 @@ async def test_sessions_list(seeded):
     assert by_id["s-cache"]["counts"]["chunks"] == 2 and by_id["s-cache"]["counts"]["tasks"] == 2
     only = (await ok(url, "sessions", "list", "--participant", "researcher", "--json")).json()
     assert [s["id"] for s in only["sessions"]] == ["s-docs"]
-    assert len((await ok(url, "sessions", "list", "--limit", "1", "--json")).json()["sessions"]) == 1
+    one = await ok(url, "sessions", "list", "--limit", "1", "--json")
+    assert len(one.json()["sessions"]) == 1 and "--limit shows more" in one.err
 
 
 async def test_sessions_show(seeded):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from mcp_sessions.cli.output import (
@@ -36,8 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sessions.set_defaults(func=lambda a: (sessions.print_help(), 0)[1])
 
 
-async def _collect(fetch_page: Any, attr: str, limit: int) -> list[Any]:
-    """Page through a store listing until limit items (the store pages by keyset)."""
+async def collect(fetch_page: Any, attr: str, limit: int) -> list[Any]:
+    """Page through a store listing (keyset pages) until limit items; says on stderr
+    when there were more."""
     items: list[Any] = []
     cursor = None
     while len(items) < limit:
@@ -46,6 +48,8 @@ async def _collect(fetch_page: Any, attr: str, limit: int) -> list[Any]:
         cursor = page.next_cursor
         if cursor is None:
             break
+    if cursor is not None:
+        print(f"(showing the first {limit} {attr}; --limit shows more)", file=sys.stderr)
     return items[:limit]
 
 
@@ -53,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from mcp_sessions.store import sessions
 
     async def work(conn: Any) -> int:
-        found = await _collect(
+        found = await collect(
             lambda limit, cursor: sessions.list_page(
                 conn, status=args.status, participant=args.participant, limit=limit, cursor=cursor
             ),
@@ -80,17 +84,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         sid = args.session_id
         summary = await sessions.get(conn, sid)
         chunks = await overview.recent_chunks(conn, sid, args.chunks)
-        mems = await _collect(
+        mems = await collect(
             lambda limit, cursor: memories.list_page(conn, sid, type=None, tags=None, limit=limit, cursor=cursor),
             "memories", args.limit,
         )
-        task_list = await _collect(
+        task_list = await collect(
             lambda limit, cursor: tasks.list_page(
                 conn, session_id=sid, status=None, agent_name=None, limit=limit, cursor=cursor
             ),
             "tasks", args.limit,
         )
-        arts = await _collect(
+        arts = await collect(
             lambda limit, cursor: artifacts.list_page(conn, sid, type=None, name=None, limit=limit, cursor=cursor),
             "artifacts", args.limit,
         )

@@ -15,7 +15,7 @@ from mcp_sessions.cli.output import (
     print_table,
     with_connection,
 )
-from mcp_sessions.cli.sessions import _collect
+from mcp_sessions.cli.sessions import collect
 
 STATUSES = ["pending", "claimed", "running", "completed", "failed", "cancelled"]
 
@@ -52,7 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from mcp_sessions.store import tasks
 
     async def work(conn: Any) -> int:
-        found = await _collect(
+        found = await collect(
             lambda limit, cursor: tasks.list_page(
                 conn, session_id=args.session_id, status=args.status, agent_name=args.agent_name,
                 limit=limit, cursor=cursor,
