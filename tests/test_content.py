@@ -127,3 +127,13 @@ async def test_agents_registry(client):
     assert again["status"] == "busy" and again["command"] is None
     busy = await call(client, "list_agents", status="busy")
     assert [a["name"] for a in busy["agents"]] == ["reviewer"]
+
+
+async def test_results_carry_compact_json_text(client, sid):
+    """The text block repeats the structured content as compact JSON (cheap for a client's context)."""
+    import json
+
+    result = await client.call_tool("get_session", {"session_id": sid})
+    text = result.content[0].text
+    assert json.loads(text) == result.structured_content
+    assert "\n" not in text and ", " not in text
