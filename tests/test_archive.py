@@ -134,6 +134,11 @@ async def test_truncated_and_foreign_files(seeded, other_database_url, tmp_path)
     assert run.code == 1 and "truncated" in run.err
     assert await session_ids(other_database_url) == ["s-cache"]  # the complete one landed, the cut one did not
 
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join(line for line in data if '"table": "memories"' not in line) + "\n")
+    run = await cli(other_database_url, "import", str(short), "--json")
+    assert run.code == 1 and "edited or damaged" in run.out
+
     other = tmp_path / "other.json"
     other.write_text('{"hello": 1}\n')
     run = await cli(other_database_url, "import", str(other))

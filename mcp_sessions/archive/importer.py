@@ -130,6 +130,7 @@ async def import_archive(conn: asyncpg.Connection, src: BinaryIO, *, progress: P
 
     group: _Group | None = None
     ended = False
+    lines = 0
     for raw in src:
         stats.bytes += len(raw)
         try:
@@ -138,7 +139,13 @@ async def import_archive(conn: asyncpg.Connection, src: BinaryIO, *, progress: P
             item = None
         if isinstance(item, dict) and "end" in item:
             ended = True
+            expected = item["end"].get("rows") if isinstance(item["end"], dict) else None
+            if expected != lines:
+                stats.failed.append(("(archive)", f"the end line counts {expected} rows but the archive has {lines}: "
+                                                  "it was edited or damaged"))
             break
+        if not (isinstance(item, dict) and "section" in item):
+            lines += 1
         if isinstance(item, dict) and item.get("section") == "links":
             if group is not None:
                 await group.finish(stats)
