@@ -135,3 +135,14 @@ async def test_loopback_without_auth_uses_the_configured_agent(database_url, con
         async with http_client(server.url, None) as client:
             sid = (await call(client, "create_session", title="local"))["id"]
     assert await conn.fetchval("SELECT created_by FROM sessions WHERE id = $1", sid) == "laptop"
+
+
+async def test_healthz_fails_when_the_schema_is_behind(database_url, conn):
+    async with http_server(database_url) as server, httpx2.AsyncClient() as http:
+        assert (await http.get(server.base + "/healthz")).status_code == 200
+        row = await conn.fetchrow("DELETE FROM schema_migrations WHERE version = 4 RETURNING *")
+        health = await http.get(server.base + "/healthz")
+        assert health.status_code == 503
+        assert health.json() == {"status": "schema_outdated", "pending": ["0004_auth"]}
+        await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, $3, $4)", *row.values())
+        assert (await http.get(server.base + "/healthz")).status_code == 200

@@ -56,6 +56,12 @@ class App:
         """The calling agent's identity: its token's agent over HTTP, MCP_SESSIONS_AGENT over stdio."""
         return authenticated_agent.get() or self.settings.agent
 
+    @property
+    def authenticated(self) -> str | None:
+        """The agent the caller proved to be (its HTTP token), or None (stdio: trusted process).
+        Claim-token operations should also require claimed_by = this when it is set."""
+        return authenticated_agent.get()
+
     def claimant(self, requested: str | None) -> str:
         """The agent a claim/heartbeat/completion is made as. Over stdio a process may act
         for another agent name; an authenticated (HTTP) identity may not."""
