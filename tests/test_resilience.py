@@ -78,6 +78,8 @@ async def test_restart_in_the_middle_of_a_stream_of_calls(own_postgres):
     for sid, outcome, _, message in results:
         if outcome == "ok":
             assert sid in stored, f"{sid} succeeded but is not stored"
+        elif "may or may not have been applied" in message:
+            pass  # the connection died during COMMIT: either outcome is right, and the error says so
         else:
             assert sid not in stored, f"{sid} failed ({message}) but was written"
             assert "[unavailable]" in message and "retry" in message, message

@@ -8,6 +8,7 @@ import socket
 import sys
 
 from mcp_sessions.cli.common import load_settings, setup_logging
+from mcp_sessions.config import Settings
 
 log = logging.getLogger("mcp_sessions.serve")
 
@@ -31,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_http(settings, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+def _serve_http(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from mcp_sessions.http import check_bind, create_http_app
@@ -58,6 +59,7 @@ def _serve_http(settings, host: str, port: int) -> int:  # type: ignore[no-untyp
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    # At WARNING so the address shows even with MCP_SESSIONS_LOG_LEVEL=WARNING.
     log.warning("serving MCP over HTTP at http://%s:%d%s (auth: %s)", shown, bound_port, MCP_PATH, settings.http_auth)
     server.run(sockets=[sock])
     return 0

@@ -26,6 +26,9 @@ log = logging.getLogger("mcp_sessions.tools")
 
 T = TypeVar("T")
 
+# A connection that went away mid-call (not an error the server reported).
+_LOST = (asyncpg.ConnectionDoesNotExistError, ConnectionError, OSError)
+
 # The agent an HTTP request authenticated as (set per request by mcp_sessions.http.auth;
 # the SDK carries contextvars from the request to the tool call). None over stdio.
 authenticated_agent: ContextVar[str | None] = ContextVar("mcp_sessions_authenticated_agent", default=None)
@@ -100,8 +103,19 @@ class App:
         """One connection, one transaction: the call happens entirely or not at all."""
         with translate_errors():
             async with self._acquire() as conn:
-                async with conn.transaction():
-                    yield conn
+                body_done = False
+                try:
+                    async with conn.transaction():
+                        yield conn
+                        body_done = True
+                except _LOST as exc:
+                    if not body_done:
+                        raise
+                    # The connection died during COMMIT: only the server knows if it landed.
+                    raise Unavailable(
+                        "the connection to the database was lost while committing, so the write may or may "
+                        "not have been applied: check before retrying, or retry with the same ids"
+                    ) from exc
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
