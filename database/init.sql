@@ -789,6 +789,9 @@ END;
 $$;
 
 -- The lifecycle ----------------------------------------------------------------------
+--
+-- Steps that present a claim token (heartbeat, start, complete, fail) take an optional
+-- p_holder: an authenticated caller (HTTP token) must also be the agent holding the claim.
 
 -- Claims the best claimable task for p_agent: pending, due, not blocked by unfinished
 -- dependencies, meant for p_agent or for anyone; highest priority first, then oldest.
@@ -837,7 +840,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION heartbeat_task(p_task_id text, p_claim_token uuid, p_lease_seconds double precision DEFAULT NULL)
+CREATE FUNCTION heartbeat_task(p_task_id text, p_claim_token uuid, p_lease_seconds double precision DEFAULT NULL,
+                               p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -848,7 +852,7 @@ BEGIN
         lease_expires_at = now() + make_interval(secs => coalesce(p_lease_seconds, lease_seconds, 300)),
         updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -858,7 +862,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION start_task(p_task_id text, p_claim_token uuid, p_process_id integer DEFAULT NULL)
+CREATE FUNCTION start_task(p_task_id text, p_claim_token uuid, p_process_id integer DEFAULT NULL,
+                           p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -866,7 +871,7 @@ DECLARE
 BEGIN
     UPDATE tasks SET status = 'running', process_id = coalesce(p_process_id, process_id), updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -877,7 +882,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION complete_task(p_task_id text, p_claim_token uuid, p_output_data jsonb DEFAULT '{}')
+CREATE FUNCTION complete_task(p_task_id text, p_claim_token uuid, p_output_data jsonb DEFAULT '{}',
+                              p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -887,7 +893,7 @@ BEGIN
     UPDATE tasks SET status = 'completed', output_data = p_output_data, error = NULL, claim_token = NULL,
                      lease_expires_at = NULL, finished_at = now(), updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -913,7 +919,8 @@ $$;
 
 -- With p_retry and attempts left, the task goes back to pending after an exponential
 -- backoff (5 s, 10 s, 20 s, ... capped at an hour); otherwise it fails for good.
-CREATE FUNCTION fail_task(p_task_id text, p_claim_token uuid, p_error text, p_retry boolean DEFAULT true)
+CREATE FUNCTION fail_task(p_task_id text, p_claim_token uuid, p_error text, p_retry boolean DEFAULT true,
+                          p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -923,7 +930,7 @@ DECLARE
 BEGIN
     SELECT * INTO held FROM tasks
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     FOR UPDATE;
     IF held.id IS NULL THEN
         RETURN;
@@ -1022,7 +1029,7 @@ SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.att
 FROM tasks t
 WHERE t.status = 'pending' AND t.blocked_by = 0 AND t.run_after <= now()
 ORDER BY t.priority DESC, t.created, t.id;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', 'f83e8bc4439da5074f816d6ff76ecd1b1e6e81bd93486d8c42dd234a16072026');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'task_queue', 'e475540fef98413b85210671b2dce597497c91010edeb2469ee8f027cd5153bc');
 
 -- >>> migration 0004_auth
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from mcp_sessions.db import connect
+from mcp_sessions.errors import Conflict, StaleClaim
 from mcp_sessions.store import tasks as store
 from tests.conftest import call, call_error
 
@@ -151,8 +153,6 @@ async def test_dependencies_wait_and_failure_propagates(client, sid, conn):
 async def test_dependency_cycles_are_refused(client, sid, conn):
     a = await call(client, "create_task", session_id=sid, task_type="code")
     b = await call(client, "create_task", session_id=sid, task_type="code", depends_on=[a["id"]])
-    import asyncpg
-
     with pytest.raises(asyncpg.CheckViolationError, match="cycle"):
         await conn.execute("INSERT INTO task_dependencies VALUES ($1, $2)", a["id"], b["id"])
     with pytest.raises(asyncpg.CheckViolationError, match="cycle"):
@@ -203,8 +203,6 @@ async def test_cancel_kills_the_token_and_requeue(client, sid, conn):
     # requeueing a claimed task kills its holder's token too
     await store.requeue(conn, again["id"], agent="operator")
     assert "[stale_claim]" in await call_error(client, "heartbeat_task", task_id=again["id"], claim_token=again["claim_token"])
-    from mcp_sessions.errors import Conflict
-
     with pytest.raises(Conflict, match="pending"):
         await store.requeue(conn, again["id"], agent="operator")
     cancelled = await store.cancel(conn, again["id"], reason="cli", agent="operator")
@@ -262,3 +260,18 @@ async def test_psql_sees_the_same_semantics(client, sid, conn):
     assert await conn.fetchrow("SELECT * FROM complete_task($1, gen_random_uuid())", a["id"]) is None
     assert (await conn.fetchrow("SELECT * FROM complete_task($1, $2)", a["id"], row["claim_token"]))["status"] == "completed"
     assert (await conn.fetchrow("SELECT * FROM claim_task('psql-worker', $1)", sid))["id"] == b["id"]
+
+
+async def test_authenticated_holder_must_own_the_claim(client, sid, conn):
+    """Over HTTP the tools pass the token's agent as holder: a claim_token alone is not enough."""
+    await call(client, "create_task", session_id=sid, task_type="code")
+    task = await claim(client, session_id=sid, agent_name="bob")
+    for step in (lambda h: store.heartbeat(conn, task["id"], task["claim_token"], None, h),
+                 lambda h: store.start(conn, task["id"], task["claim_token"], None, h),
+                 lambda h: store.fail(conn, task["id"], task["claim_token"], "x", True, h),
+                 lambda h: store.complete(conn, task["id"], task["claim_token"], {}, h)):
+        with pytest.raises(StaleClaim, match="claimed by bob, and you are alice"):
+            await step("alice")
+    assert (await store.get_row(conn, task["id"])).status == "claimed"
+    done = await store.complete(conn, task["id"], task["claim_token"], {}, "bob")
+    assert done.status == "completed"

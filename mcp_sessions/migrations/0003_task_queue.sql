@@ -265,6 +265,9 @@ END;
 $$;
 
 -- The lifecycle ----------------------------------------------------------------------
+--
+-- Steps that present a claim token (heartbeat, start, complete, fail) take an optional
+-- p_holder: an authenticated caller (HTTP token) must also be the agent holding the claim.
 
 -- Claims the best claimable task for p_agent: pending, due, not blocked by unfinished
 -- dependencies, meant for p_agent or for anyone; highest priority first, then oldest.
@@ -313,7 +316,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION heartbeat_task(p_task_id text, p_claim_token uuid, p_lease_seconds double precision DEFAULT NULL)
+CREATE FUNCTION heartbeat_task(p_task_id text, p_claim_token uuid, p_lease_seconds double precision DEFAULT NULL,
+                               p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -324,7 +328,7 @@ BEGIN
         lease_expires_at = now() + make_interval(secs => coalesce(p_lease_seconds, lease_seconds, 300)),
         updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -334,7 +338,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION start_task(p_task_id text, p_claim_token uuid, p_process_id integer DEFAULT NULL)
+CREATE FUNCTION start_task(p_task_id text, p_claim_token uuid, p_process_id integer DEFAULT NULL,
+                           p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -342,7 +347,7 @@ DECLARE
 BEGIN
     UPDATE tasks SET status = 'running', process_id = coalesce(p_process_id, process_id), updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -353,7 +358,8 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION complete_task(p_task_id text, p_claim_token uuid, p_output_data jsonb DEFAULT '{}')
+CREATE FUNCTION complete_task(p_task_id text, p_claim_token uuid, p_output_data jsonb DEFAULT '{}',
+                              p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -363,7 +369,7 @@ BEGIN
     UPDATE tasks SET status = 'completed', output_data = p_output_data, error = NULL, claim_token = NULL,
                      lease_expires_at = NULL, finished_at = now(), updated = now()
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         RETURN;
@@ -389,7 +395,8 @@ $$;
 
 -- With p_retry and attempts left, the task goes back to pending after an exponential
 -- backoff (5 s, 10 s, 20 s, ... capped at an hour); otherwise it fails for good.
-CREATE FUNCTION fail_task(p_task_id text, p_claim_token uuid, p_error text, p_retry boolean DEFAULT true)
+CREATE FUNCTION fail_task(p_task_id text, p_claim_token uuid, p_error text, p_retry boolean DEFAULT true,
+                          p_holder text DEFAULT NULL)
 RETURNS SETOF tasks
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -399,7 +406,7 @@ DECLARE
 BEGIN
     SELECT * INTO held FROM tasks
     WHERE id = p_task_id AND claim_token = p_claim_token AND status IN ('claimed', 'running')
-      AND lease_expires_at > now()
+      AND lease_expires_at > now() AND (p_holder IS NULL OR claimed_by = p_holder)
     FOR UPDATE;
     IF held.id IS NULL THEN
         RETURN;

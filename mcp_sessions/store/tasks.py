@@ -100,31 +100,44 @@ async def claim(
     return ClaimResult(task=None if row is None else _claimed(row))
 
 
-async def heartbeat(conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None) -> Task:
-    row = await conn.fetchrow(Q["heartbeat_task"], task_id, _token(claim_token), lease_seconds)
+# `holder`, when given (an authenticated caller), must also be the agent holding the claim.
+
+
+async def heartbeat(
+    conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None,
+    holder: str | None = None,
+) -> Task:
+    row = await conn.fetchrow(Q["heartbeat_task"], task_id, _token(claim_token), lease_seconds, holder)
     if row is None:
-        await _refuse(conn, task_id, claim_token, "heartbeat")
+        await _refuse(conn, task_id, claim_token, "heartbeat", holder)
     return _task(row)
 
 
-async def start(conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None) -> Task:
-    row = await conn.fetchrow(Q["start_task"], task_id, _token(claim_token), process_id)
+async def start(
+    conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None, holder: str | None = None
+) -> Task:
+    row = await conn.fetchrow(Q["start_task"], task_id, _token(claim_token), process_id, holder)
     if row is None:
-        await _refuse(conn, task_id, claim_token, "start")
+        await _refuse(conn, task_id, claim_token, "start", holder)
     return _task(row)
 
 
-async def complete(conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any) -> Task:
-    row = await conn.fetchrow(Q["complete_task"], task_id, _token(claim_token), output_data)
+async def complete(
+    conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any, holder: str | None = None
+) -> Task:
+    row = await conn.fetchrow(Q["complete_task"], task_id, _token(claim_token), output_data, holder)
     if row is None:
-        await _refuse(conn, task_id, claim_token, "complete")
+        await _refuse(conn, task_id, claim_token, "complete", holder)
     return _task(row)
 
 
-async def fail(conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True) -> Task:
-    row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error, retry)
+async def fail(
+    conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True,
+    holder: str | None = None,
+) -> Task:
+    row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error, retry, holder)
     if row is None:
-        await _refuse(conn, task_id, claim_token, "fail")
+        await _refuse(conn, task_id, claim_token, "fail", holder)
     return _task(row)
 
 
@@ -192,13 +205,18 @@ def _with_row_events(task: Task, logged: list[TaskEvent]) -> list[TaskEvent]:
     return events
 
 
-async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb: str) -> None:
+async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb: str, holder: str | None) -> None:
     """Say precisely why a claim-token operation did not apply."""
     task = await get_row(conn, task_id)
     if task.status in FINISHED:
         why = f": {task.error}" if task.status != "completed" and task.error else ""
         raise StaleClaim(f"cannot {verb} task {task_id!r}: it is already {task.status}{why}")
     row = await conn.fetchrow(Q["task_claim_state"], task_id)
+    if holder is not None and task.claimed_by != holder and row["token"] == claim_token:
+        raise StaleClaim(
+            f"cannot {verb} task {task_id!r}: it is claimed by {task.claimed_by}, and you are {holder}; "
+            "only the agent holding a claim can use its claim_token"
+        )
     if task.status == "pending" or row["token"] != claim_token:
         raise StaleClaim(
             f"cannot {verb} task {task_id!r}: your claim_token is stale (the task is {task.status}"
@@ -233,8 +251,3 @@ async def list_page(
     next_cursor = pagination.encode(rows[-1]["created"].isoformat(), rows[-1]["id"]) if more else None
     return TaskPage(tasks=tasks, next_cursor=next_cursor)
 
-
-def check_lease(lease_seconds: float) -> float:
-    if not 1 <= lease_seconds <= 86400:
-        raise InvalidInput("lease_seconds must be between 1 and 86400")
-    return lease_seconds

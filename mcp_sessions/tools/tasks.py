@@ -86,8 +86,9 @@ def register(mcp: MCPServer) -> None:
         task_id: Identifier, claim_token: Token, ctx: Context, lease_seconds: Lease | None = None
     ) -> TaskState:
         """Extend your lease (default: by the claim's lease_seconds). Refused once it ran out or was cancelled."""
-        async with app_of(ctx).connection() as conn:
-            return _state(await store.heartbeat(conn, task_id, claim_token, lease_seconds))
+        app = app_of(ctx)
+        async with app.connection() as conn:
+            return _state(await store.heartbeat(conn, task_id, claim_token, lease_seconds, app.authenticated))
 
     @tool(mcp, CHANGE)
     async def start_task(
@@ -97,14 +98,16 @@ def register(mcp: MCPServer) -> None:
         process_id: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="PID working it.")] = None,
     ) -> TaskState:
         """Mark a task you claimed as running, with the PID that works it."""
-        async with app_of(ctx).connection() as conn:
-            return _state(await store.start(conn, task_id, claim_token, process_id))
+        app = app_of(ctx)
+        async with app.connection() as conn:
+            return _state(await store.start(conn, task_id, claim_token, process_id, app.authenticated))
 
     @tool(mcp, CHANGE)
     async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> TaskState:
         """Finish a task you claimed, with its output. Refused if your claim is stale."""
-        async with app_of(ctx).connection() as conn:
-            return _state(await store.complete(conn, task_id, claim_token, output_data))
+        app = app_of(ctx)
+        async with app.connection() as conn:
+            return _state(await store.complete(conn, task_id, claim_token, output_data, app.authenticated))
 
     @tool(mcp, CHANGE)
     async def fail_task(
@@ -115,8 +118,9 @@ def register(mcp: MCPServer) -> None:
         retry: Annotated[bool, Field(description="Retry with backoff if attempts remain.")] = True,
     ) -> TaskState:
         """Give up on a task you claimed, saying why; it is retried with backoff until max_attempts unless retry=false."""
-        async with app_of(ctx).connection() as conn:
-            return _state(await store.fail(conn, task_id, claim_token, error, retry))
+        app = app_of(ctx)
+        async with app.connection() as conn:
+            return _state(await store.fail(conn, task_id, claim_token, error, retry, app.authenticated))
 
     @tool(mcp, CHANGE)
     async def cancel_task(task_id: Identifier, reason: Text(2000), ctx: Context) -> TaskState:
