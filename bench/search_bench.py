@@ -279,11 +279,20 @@ async def pg_load(dsn: str, root: Path, workers: int) -> tuple[float, int]:
         pass
     elapsed = time.perf_counter() - started
     await conn.execute("VACUUM ANALYZE")
-    size = await conn.fetchval(
-        "SELECT pg_total_relation_size('search_segments') + pg_total_relation_size('search_vocab')"
-        " + pg_total_relation_size('search_vocab_queue')")
     await conn.close()
-    return elapsed, size
+    return elapsed, await pg_index_size(dsn, root.parent.name)
+
+
+async def pg_index_size(dsn: str, scale: str) -> int:
+    from mcp_sessions.db import connect
+
+    conn = await connect(dsn.rsplit("/", 1)[0] + f"/search_bench_{scale}")
+    try:
+        return await conn.fetchval(
+            "SELECT pg_total_relation_size('search_segments') + pg_total_relation_size('search_vocab')"
+            " + pg_total_relation_size('search_vocab_queue')")
+    finally:
+        await conn.close()
 
 
 async def pg_queries(dsn: str, root: Path, mix: dict, reps: int) -> dict:
@@ -459,6 +468,12 @@ def main() -> int:
         log(f"SQLite loaded in {loads['SQLite FTS5'][0]:.0f} s")
         json_size = sum(p.stat().st_size for p in root.rglob("*.json"))
         loads["JSON files"] = (0, json_size)
+        (args.dir / args.scale / "loads.json").write_text(json.dumps(loads))
+    else:
+        loads = json.loads((args.dir / args.scale / "loads.json").read_text())
+    # Sizes as they are now (a --skip-load run may follow a VACUUM FULL).
+    loads["mcp-sessions (PostgreSQL)"][1] = asyncio.run(pg_index_size(args.dsn, args.scale))
+    loads["SQLite FTS5"][1] = sqlite_path.stat().st_size
     mix = query_mix(sorted(p.name for p in root.iterdir() if p.is_dir()))
     results = {}
     log("querying PostgreSQL")

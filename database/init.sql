@@ -269,12 +269,18 @@ CREATE TABLE search_segments (
     tags          text[],
     artifact_type text
 );
+-- Keep tsvectors in the row (compressed if possible), the text out of it: rechecking a
+-- phrase and ranking read the tsvector of every candidate, and a TOAST lookup apiece
+-- made those 2-3x slower.
+ALTER TABLE search_segments ALTER COLUMN tsv SET STORAGE MAIN;
 -- One GIN index per kind: each query branch names its kind, so a memory search never
 -- walks the posting lists of transcript segments.
 CREATE INDEX search_segments_chunk_tsv ON search_segments USING gin (tsv) WHERE kind = 'chunk';
 CREATE INDEX search_segments_memory_tsv ON search_segments USING gin (tsv) WHERE kind = 'memory';
 CREATE INDEX search_segments_artifact_tsv ON search_segments USING gin (tsv) WHERE kind = 'artifact';
-CREATE INDEX search_segments_doc ON search_segments (session_id, kind, doc_id, seg);
+-- Without kind: a btree with kind in it would let the planner answer `kind = 'chunk'`
+-- from it and test every chunk's tsvector, instead of asking the GIN index.
+CREATE INDEX search_segments_doc ON search_segments (session_id, doc_id);
 
 -- Typo matching: distinct lexemes and identifiers, fed from a queue of new segments
 -- by search_refresh_vocabulary() (writers never touch the shared vocabulary, so
@@ -467,39 +473,61 @@ END;
 $$;
 
 -- The segments of the asked kinds that match p_query and the filters, at most p_cap
--- per kind. Always a bitmap scan of the GIN index, which a LIMIT stops early: the
--- planner can't estimate a phrase or a combination of words (it multiplies the words'
--- frequencies), and its other choice, walking the table and testing every row, costs
--- seconds when the guess is wrong. A word found in half the corpus ranks p_cap of its
--- matches (in table order) rather than all of them.
+-- per kind. Always a bitmap scan of the GIN index (possibly ANDed with the session
+-- index), which a LIMIT stops early: the planner can't estimate a phrase or a
+-- combination of words (it multiplies the words' frequencies), and its other choice,
+-- walking the table and testing every row, costs seconds when the guess is wrong. The
+-- statement is built with only the filters given, as constants, so each is planned for
+-- what it asks. A word found in half the corpus ranks p_cap of its matches (in table
+-- order) rather than all of them.
 CREATE FUNCTION search_candidates(
     p_query tsquery, p_cap integer, p_kinds text[], p_session_id text, p_memory_types text[],
     p_tags_any text[], p_tags_all text[], p_created_by text, p_after timestamptz, p_before timestamptz,
     p_artifact_types text[]
 ) RETURNS SETOF search_segments
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET enable_seqscan = off SET enable_indexscan = off SET enable_indexonlyscan = off
 AS $$
-    (SELECT s.* FROM search_segments s
-     WHERE s.kind = 'chunk' AND 'chunk' = ANY (p_kinds) AND s.tsv @@ p_query
-       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
-       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
-     LIMIT p_cap)
-    UNION ALL
-    (SELECT s.* FROM search_segments s
-     WHERE s.kind = 'memory' AND 'memory' = ANY (p_kinds) AND s.tsv @@ p_query
-       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
-       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
-       AND (p_memory_types IS NULL OR s.memory_type = ANY (p_memory_types))
-       AND (p_tags_any IS NULL OR s.tags && p_tags_any) AND (p_tags_all IS NULL OR s.tags @> p_tags_all)
-     LIMIT p_cap)
-    UNION ALL
-    (SELECT s.* FROM search_segments s
-     WHERE s.kind = 'artifact' AND 'artifact' = ANY (p_kinds) AND s.tsv @@ p_query
-       AND (p_session_id IS NULL OR s.session_id = p_session_id) AND (p_created_by IS NULL OR s.created_by = p_created_by)
-       AND (p_after IS NULL OR s.created >= p_after) AND (p_before IS NULL OR s.created < p_before)
-       AND (p_artifact_types IS NULL OR s.artifact_type = ANY (p_artifact_types))
-     LIMIT p_cap)
+DECLARE
+    common text := '';
+    extra text;
+    k text;
+    parts text[] := '{}';
+BEGIN
+    IF p_session_id IS NOT NULL THEN common := common || format(' AND s.session_id = %L', p_session_id); END IF;
+    IF p_created_by IS NOT NULL THEN common := common || format(' AND s.created_by = %L', p_created_by); END IF;
+    IF p_after IS NOT NULL THEN common := common || format(' AND s.created >= %L::timestamptz', p_after); END IF;
+    IF p_before IS NOT NULL THEN common := common || format(' AND s.created < %L::timestamptz', p_before); END IF;
+    FOREACH k IN ARRAY ARRAY['chunk', 'memory', 'artifact'] LOOP
+        CONTINUE WHEN NOT k = ANY (p_kinds);
+        extra := '';
+        IF k = 'memory' THEN
+            IF p_memory_types IS NOT NULL THEN
+                extra := extra || format(' AND s.memory_type = ANY (%L::text[])', p_memory_types);
+            END IF;
+            IF p_tags_any IS NOT NULL THEN extra := extra || format(' AND s.tags && %L::text[]', p_tags_any); END IF;
+            IF p_tags_all IS NOT NULL THEN extra := extra || format(' AND s.tags @> %L::text[]', p_tags_all); END IF;
+        ELSIF k = 'artifact' AND p_artifact_types IS NOT NULL THEN
+            extra := format(' AND s.artifact_type = ANY (%L::text[])', p_artifact_types);
+        END IF;
+        parts := parts || format('(SELECT s.* FROM search_segments s WHERE s.kind = %L AND s.tsv @@ %L::tsquery%s%s LIMIT %s)',
+                                 k, p_query, common, extra, p_cap);
+    END LOOP;
+    IF cardinality(parts) > 0 THEN
+        RETURN QUERY EXECUTE array_to_string(parts, ' UNION ALL ');
+    END IF;
+END;
+$$;
+
+-- The same for chunks alone when the query is one word found in most segments: then
+-- reading the table until p_cap rows match is cheaper than building a bitmap of every
+-- match first (the caller decides, from the planner's statistics).
+CREATE FUNCTION search_candidates_by_scan(p_query tsquery, p_cap integer) RETURNS SETOF search_segments
+LANGUAGE sql STABLE
+SET enable_bitmapscan = off SET enable_indexscan = off SET enable_indexonlyscan = off
+    SET synchronize_seqscans = off  -- always from the first block: the same rows as the bitmap path
+AS $$
+    SELECT s.* FROM search_segments s WHERE s.kind = 'chunk' AND s.tsv @@ p_query LIMIT p_cap;
 $$;
 
 -- Switch the text search configuration and rebuild every segment with it.
@@ -518,7 +546,7 @@ BEGIN
     FROM artifacts;
 END;
 $$;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (2, 'search', 'bc682e38b34688e48c3accea5bc07ec2b92798349b5af2854ac47f3045f6bb33');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (2, 'search', '50d48e0a4d6cfd8d7b9691d81c4ca46695ec022457e2ec6ec7baf8364548451a');
 
 -- >>> migration 0003_task_queue
 

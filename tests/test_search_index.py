@@ -203,3 +203,27 @@ async def test_search_reads_under_a_read_only_transaction(conn):
     with pytest.raises(asyncpg.PostgresError):
         async with conn.transaction(readonly=True):
             await conn.execute("SELECT search_refresh_vocabulary(10)")
+
+
+async def test_a_word_in_most_segments_is_found_by_scanning_with_the_same_results(conn):
+    await new_session(conn)
+    for i in range(60):
+        await add_chunk(conn, f"ubiquitous word number {i} " + "padding " * (i % 7), chunk_id=f"c{i:02d}")
+    await conn.execute("ANALYZE search_segments")  # the planner's statistics drive the choice
+    frequency = await conn.fetchval(
+        "SELECT f.freq FROM pg_stats st, unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs)"
+        " AS f(elem, freq) WHERE st.tablename = 'search_segments' AND st.attname = 'tsv' AND f.elem = 'ubiquit'")
+    assert frequency > 0.3  # so an unfiltered search takes the scan path
+
+    async def pages(**filters):
+        seen, cursor = [], None
+        while True:
+            page = await search.search(conn, query="ubiquitous", limit=7, cursor=cursor, **filters)
+            seen += [h.id for h in page.hits]
+            cursor = page.next_cursor
+            if cursor is None:
+                return seen
+
+    scanned = await pages()
+    by_index = await pages(created_by="tester")  # a filter: always the index
+    assert scanned == by_index and len(scanned) == 60 and len(set(scanned)) == 60

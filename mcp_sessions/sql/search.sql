@@ -30,12 +30,28 @@ SELECT search_set_config($1::regconfig);
 -- $11 artifact types, $12/$13 cursor (rank, segment id), $14 page size.
 -- Candidates (search_candidates) are ranked 0..1 so kinds compare, each document keeps
 -- its best segment, and only the page's rows get a snippet.
+-- $15: the query's only lexeme when it has one and no filter is set: if the planner's
+-- statistics say it is in over 30 % of segments, chunks are found by scanning.
 WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
+common AS (
+    SELECT coalesce((SELECT f.freq > 0.3
+                     FROM pg_stats st, unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) AS f(elem, freq)
+                     WHERE $15::text IS NOT NULL AND 'chunk' = ANY ($3)
+                       AND st.schemaname = current_schema() AND st.tablename = 'search_segments'
+                       AND st.attname = 'tsv' AND f.elem = $15::text), false) AS scan
+),
+cand AS (
+    SELECT c.* FROM common,
+        search_candidates($1::tsquery, $2, CASE WHEN common.scan THEN array_remove($3, 'chunk') ELSE $3 END,
+                          $4, $5, $6, $7, $8, $9, $10, $11) c
+    UNION ALL
+    SELECT c.* FROM common, search_candidates_by_scan($1::tsquery, $2) c WHERE common.scan
+),
 best AS (
     SELECT DISTINCT ON (c.kind, c.session_id, c.doc_id)
            c.id, c.kind, c.session_id, c.doc_id, c.seg, c.start_char, c.created_by, c.created,
            ts_rank(c.tsv, q.query, 33)::float8 AS rank
-    FROM search_candidates($1::tsquery, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) c, q
+    FROM cand c, q
     ORDER BY c.kind, c.session_id, c.doc_id, rank DESC, c.id
 ),
 page AS (

@@ -27,7 +27,7 @@ MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_FUZZY_WORDS = 8
 # Matching segments ranked per kind, at most (see search_candidates in the migration).
-CANDIDATES_PER_KIND = 1000
+CANDIDATES_PER_KIND = 200
 # A fuzzy search first feeds the typo vocabulary with what was written since, in
 # batches of this many segments, for at most this long (the rest wait for the next one).
 VOCAB_BATCH = 500
@@ -238,11 +238,13 @@ async def search(
         created_by, created_after, created_before, artifact_types or None,
         float(after[1]) if after else None, after[2] if after else None, limit + 1,
     )
-    rows = await _run(conn, tsquery, filters)
+    # Only an unfiltered one-word query may take the scan path (see the search query).
+    unfiltered = not any(filters[1:9])
+    rows = await _run(conn, tsquery, filters, unfiltered)
     if not rows and mode == "auto" and after is None:
         used = "fuzzy"
         tsquery = await fuzzy_query(conn, groups)
-        rows = await _run(conn, tsquery, filters)
+        rows = await _run(conn, tsquery, filters, unfiltered)
     more = len(rows) > limit
     rows = rows[:limit]
     positive = [a for g in groups for a in g if not a.negated]
@@ -252,10 +254,15 @@ async def search(
     return SearchResults(hits=hits, next_cursor=next_cursor, mode=used)
 
 
-async def _run(conn: asyncpg.Connection, tsquery: str | None, filters: tuple) -> list[asyncpg.Record]:
+_ONE_LEXEME = re.compile(r"^\(*'((?:[^']|'')+)'\)*$")
+
+
+async def _run(conn: asyncpg.Connection, tsquery: str | None, filters: tuple, unfiltered: bool) -> list[asyncpg.Record]:
     if tsquery is None:
         return []
-    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters)
+    one = _ONE_LEXEME.match(tsquery) if unfiltered else None
+    lexeme = one.group(1).replace("''", "'").replace("\\\\", "\\") if one else None
+    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme)
 
 
 def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
