@@ -44,10 +44,6 @@ async def test_tools_work_and_identity_comes_from_the_token(database_url, conn):
             assert done["status"] == "completed"
 
 
-@pytest.mark.xfail(
-    reason="needs complete/fail/heartbeat_task to check claimed_by = app.claimant(None) (tools/tasks.py, task queue)",
-    strict=False,
-)
 async def test_a_token_cannot_complete_another_agents_claim(database_url, conn):
     _, alice = await tokens.create(conn, "alice")
     _, bob = await tokens.create(conn, "bob")
@@ -58,8 +54,12 @@ async def test_a_token_cannot_complete_another_agents_claim(database_url, conn):
             claimed = (await call(b, "claim_task"))["task"]
             # Alice, even holding bob's claim token, can't complete, fail or extend bob's claim.
             for tool, extra in (("heartbeat_task", {}), ("fail_task", {"error": "x"}), ("complete_task", {})):
-                await call_error(a, tool, task_id=claimed["id"], claim_token=claimed["claim_token"], **extra)
+                message = await call_error(a, tool, task_id=claimed["id"], claim_token=claimed["claim_token"], **extra)
+                assert message.startswith("[stale_claim]") and "claimed by bob, and you are alice" in message
             assert await conn.fetchval("SELECT status FROM tasks WHERE id = $1", claimed["id"]) == "claimed"
+            # ...while bob, the holder, still can.
+            done = await call(b, "complete_task", task_id=claimed["id"], claim_token=claimed["claim_token"])
+            assert done["status"] == "completed"
 
 
 async def test_no_wrong_or_revoked_token_is_refused_without_touching_data(database_url, conn):
