@@ -25,16 +25,17 @@ INSERT INTO task_dependencies (task_id, depends_on) SELECT $1, unnest($2::text[]
 SELECT * FROM claim_task($1, $2, $3, $4);
 
 -- name: heartbeat_task
-SELECT * FROM heartbeat_task($1, $2, $3, $4);
+-- The lifecycle steps answer with what they changed (TaskState): less to send and decode.
+SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FROM heartbeat_task($1, $2, $3, $4);
 
 -- name: start_task
-SELECT * FROM start_task($1, $2, $3, $4);
+SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FROM start_task($1, $2, $3, $4);
 
 -- name: complete_task
-SELECT * FROM complete_task($1, $2, $3, $4);
+SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FROM complete_task($1, $2, $3, $4);
 
 -- name: fail_task
-SELECT * FROM fail_task($1, $2, $3, $4, $5);
+SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FROM fail_task($1, $2, $3, $4, $5);
 
 -- name: cancel_task
 SELECT * FROM cancel_task($1, $2, $3);

@@ -14,7 +14,7 @@ import asyncpg
 
 from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, InvalidInput, NotFound, StaleClaim
-from mcp_sessions.models import ClaimedTask, ClaimResult, Task, TaskDetail, TaskEvent, TaskPage, from_row
+from mcp_sessions.models import ClaimedTask, ClaimResult, Task, TaskDetail, TaskEvent, TaskPage, TaskState, from_row
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store import sessions
 
@@ -25,6 +25,10 @@ FINISHED = ("completed", "failed", "cancelled")
 
 def _task(row: Any) -> Task:
     return from_row(Task, row)
+
+
+def _state(row: Any) -> TaskState:
+    return from_row(TaskState, row)
 
 
 def _token(claim_token: str) -> uuid.UUID:
@@ -106,39 +110,39 @@ async def claim(
 async def heartbeat(
     conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None,
     holder: str | None = None,
-) -> Task:
+) -> TaskState:
     row = await conn.fetchrow(Q["heartbeat_task"], task_id, _token(claim_token), lease_seconds, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, "heartbeat", holder)
-    return _task(row)
+    return _state(row)
 
 
 async def start(
     conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None, holder: str | None = None
-) -> Task:
+) -> TaskState:
     row = await conn.fetchrow(Q["start_task"], task_id, _token(claim_token), process_id, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, "start", holder)
-    return _task(row)
+    return _state(row)
 
 
 async def complete(
     conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any, holder: str | None = None
-) -> Task:
+) -> TaskState:
     row = await conn.fetchrow(Q["complete_task"], task_id, _token(claim_token), output_data, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, "complete", holder)
-    return _task(row)
+    return _state(row)
 
 
 async def fail(
     conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True,
     holder: str | None = None,
-) -> Task:
+) -> TaskState:
     row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error, retry, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, "fail", holder)
-    return _task(row)
+    return _state(row)
 
 
 async def cancel(conn: asyncpg.Connection, task_id: str, reason: str, agent: str) -> Task:

@@ -88,7 +88,7 @@ def register(mcp: MCPServer) -> None:
         """Extend your lease (default: by the claim's lease_seconds). Refused once it ran out or was cancelled."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            return _state(await store.heartbeat(conn, task_id, claim_token, lease_seconds, app.authenticated))
+            return await store.heartbeat(conn, task_id, claim_token, lease_seconds, app.authenticated)
 
     @tool(mcp, CHANGE)
     async def start_task(
@@ -100,14 +100,14 @@ def register(mcp: MCPServer) -> None:
         """Mark a task you claimed as running, with the PID that works it."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            return _state(await store.start(conn, task_id, claim_token, process_id, app.authenticated))
+            return await store.start(conn, task_id, claim_token, process_id, app.authenticated)
 
     @tool(mcp, CHANGE)
     async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> TaskState:
         """Finish a task you claimed, with its output. Refused if your claim is stale."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            return _state(await store.complete(conn, task_id, claim_token, output_data, app.authenticated))
+            return await store.complete(conn, task_id, claim_token, output_data, app.authenticated)
 
     @tool(mcp, CHANGE)
     async def fail_task(
@@ -120,7 +120,7 @@ def register(mcp: MCPServer) -> None:
         """Give up on a task you claimed, saying why; it is retried with backoff until max_attempts unless retry=false."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            return _state(await store.fail(conn, task_id, claim_token, error, retry, app.authenticated))
+            return await store.fail(conn, task_id, claim_token, error, retry, app.authenticated)
 
     @tool(mcp, CHANGE)
     async def cancel_task(task_id: Identifier, reason: Text(2000), ctx: Context) -> TaskState:
