@@ -121,3 +121,14 @@ def test_unsupported_storage_backend_is_refused_clearly():
     assert out.returncode == 2
     assert "STORAGE_BACKEND='json' is not supported" in out.stderr
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_a_server_that_cannot_start_says_why_in_one_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "mcp_sessions", "serve"], capture_output=True, text=True, cwd=REPO, timeout=60,
+        env={"DATABASE_URL": "postgresql://postgres:secret@127.0.0.1:1/nowhere", "PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert "cannot start" in out.stderr and "check DATABASE_URL" in out.stderr
+    assert "Traceback" not in out.stderr and "secret" not in out.stderr

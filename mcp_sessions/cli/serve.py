@@ -28,8 +28,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_http(settings, args.host or settings.http_host, settings.http_port if args.port is None else args.port)
     from mcp_sessions.server import create_server
 
-    create_server(settings).run("stdio")
+    try:
+        create_server(settings).run("stdio")
+    except BaseException as exc:  # noqa: BLE001 - a failed start is reported in one line below
+        return _report_start_failure(exc)
     return 0
+
+
+def _report_start_failure(exc: BaseException) -> int:
+    """A server that can't start (database unreachable, schema from a newer release, ...)
+    says why in one line on stderr, not as a traceback an MCP client shows as noise."""
+    import asyncpg
+
+    from mcp_sessions.errors import SessionsError
+
+    cause = exc
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    if isinstance(cause, (KeyboardInterrupt, SystemExit)):
+        return 130 if isinstance(cause, KeyboardInterrupt) else int(cause.code or 0)
+    if isinstance(cause, SessionsError):
+        reason = cause.message
+    elif isinstance(cause, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+        # The driver's text names host and port but never the password.
+        reason = f"cannot use the database ({type(cause).__name__}: {cause}); check DATABASE_URL and that PostgreSQL is running"
+    else:
+        raise exc
+    print(f"mcp-sessions: cannot start: {reason}", file=sys.stderr)
+    return 1
 
 
 def _serve_http(settings: Settings, host: str, port: int) -> int:
