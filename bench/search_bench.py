@@ -472,8 +472,9 @@ def main() -> int:
     else:
         loads = json.loads((args.dir / args.scale / "loads.json").read_text())
     # Sizes as they are now (a --skip-load run may follow a VACUUM FULL).
-    loads["mcp-sessions (PostgreSQL)"][1] = asyncio.run(pg_index_size(args.dsn, args.scale))
-    loads["SQLite FTS5"][1] = sqlite_path.stat().st_size
+    loads["mcp-sessions (PostgreSQL)"] = (loads["mcp-sessions (PostgreSQL)"][0],
+                                          asyncio.run(pg_index_size(args.dsn, args.scale)))
+    loads["SQLite FTS5"] = (loads["SQLite FTS5"][0], sqlite_path.stat().st_size)
     mix = query_mix(sorted(p.name for p in root.iterdir() if p.is_dir()))
     results = {}
     log("querying PostgreSQL")
