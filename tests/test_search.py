@@ -195,3 +195,13 @@ async def test_bad_filter_values_are_clear_errors(client):
     assert "kinds" in message
     message = await call_error(client, "search", query="x", limit=0)
     assert "limit" in message
+
+
+async def test_artifact_versions_give_one_hit(client):
+    await call(client, "create_session", title="Versions", session_id="v")
+    for text in ("sharding notes alpha", "sharding notes bravo", "sharding notes delta"):
+        await call(client, "save_artifact", session_id="v", name="plan.md", type="prd", content=text)
+    hits = (await search(client, query="sharding"))["hits"]
+    assert [h["title"] for h in hits] == ["plan.md v3"]  # equal ranks: the newest
+    # an old version is still found by what only it says
+    assert [h["title"] for h in (await search(client, query="alpha"))["hits"]] == ["plan.md v1"]

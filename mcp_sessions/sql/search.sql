@@ -47,12 +47,14 @@ cand AS (
     UNION ALL
     SELECT c.* FROM common, search_candidates_by_scan($1::tsquery, $2) c WHERE common.scan
 ),
+-- One hit per document; for artifacts, per name: the best-ranked version (the newest
+-- of equals), so saving a document ten times doesn't fill a page with it.
 best AS (
-    SELECT DISTINCT ON (c.kind, c.session_id, c.doc_id)
+    SELECT DISTINCT ON (c.kind, c.session_id, coalesce(a.name, c.doc_id))
            c.id, c.kind, c.session_id, c.doc_id, c.seg, c.start_char, c.created_by, c.created,
            ts_rank(c.tsv, q.query, 33)::float8 AS rank
-    FROM cand c, q
-    ORDER BY c.kind, c.session_id, c.doc_id, rank DESC, c.id
+    FROM cand c LEFT JOIN artifacts a ON c.kind = 'artifact' AND a.id = c.doc_id, q
+    ORDER BY c.kind, c.session_id, coalesce(a.name, c.doc_id), rank DESC, c.id DESC
 ),
 page AS (
     SELECT * FROM best
