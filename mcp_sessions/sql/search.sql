@@ -49,12 +49,17 @@ cand AS (
 ),
 -- One hit per document; for artifacts, per name: the best-ranked version (the newest
 -- of equals), so saving a document ten times doesn't fill a page with it.
+named AS (
+    SELECT c.*, CASE WHEN c.kind = 'artifact'
+                     THEN (SELECT a.name FROM artifacts a WHERE a.id = c.doc_id) ELSE c.doc_id END AS doc
+    FROM cand c
+),
 best AS (
-    SELECT DISTINCT ON (c.kind, c.session_id, coalesce(a.name, c.doc_id))
+    SELECT DISTINCT ON (c.kind, c.session_id, c.doc)
            c.id, c.kind, c.session_id, c.doc_id, c.seg, c.start_char, c.created_by, c.created,
            ts_rank(c.tsv, q.query, 33)::float8 AS rank
-    FROM cand c LEFT JOIN artifacts a ON c.kind = 'artifact' AND a.id = c.doc_id, q
-    ORDER BY c.kind, c.session_id, coalesce(a.name, c.doc_id), rank DESC, c.id DESC
+    FROM named c, q
+    ORDER BY c.kind, c.session_id, c.doc, rank DESC, c.id DESC
 ),
 page AS (
     SELECT * FROM best
