@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     max_memory_bytes: int = Field(default=64 * 1024, ge=256, description="Largest memory content (JSON).")
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    listen_database_url: str | None = Field(
+        default=None,
+        description="A direct (unpooled) DSN for the LISTEN connection that wakes waiting claimers, "
+        "when DATABASE_URL goes through PgBouncer in transaction mode. Default: DATABASE_URL.",
+    )
     statement_cache_size: int = Field(
         default=100, ge=0, description="asyncpg prepared statement cache; 0 behind PgBouncer transaction pooling."
     )

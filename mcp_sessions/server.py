@@ -42,6 +42,11 @@ class SessionsServer(MCPServer):
             raise
 
 
+async def _listen_dsn(settings: Settings) -> str:
+    # LISTEN needs a session of its own: a transaction pooler (PgBouncer) can't carry it.
+    return settings.listen_database_url or await resolve_dsn(settings)
+
+
 def create_server(settings: Settings, on_start: Callable[[App], None] | None = None) -> MCPServer:
     """on_start sees the App once its pool is open (the HTTP transport's auth, /healthz, /metrics)."""
 
@@ -51,7 +56,7 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
         async with open_pool(settings) as pool:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
-            waiter = TaskWaiter(pool, lambda: resolve_dsn(settings))
+            waiter = TaskWaiter(pool, lambda: _listen_dsn(settings))
             await waiter.start()
             try:
                 app = App(pool=pool, settings=settings, waiter=waiter)
