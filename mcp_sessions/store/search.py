@@ -94,7 +94,9 @@ def parse(query: str) -> list[list[Atom]]:
 
 def ident_of(word: str) -> str | None:
     """The identifier a query word names, as search_idents() stores it."""
-    best = max((m.group(0) for m in _IDENT.finditer(word)), key=len, default=None)
+    # Pieces over 200 characters can't be identifiers; skipping them keeps the regex linear.
+    pieces = [p for p in _WORD.findall(word) if len(p) <= 200]
+    best = max((m.group(0) for p in pieces for m in _IDENT.finditer(p)), key=len, default=None)
     if best is None:
         return None
     best = best.lower().rstrip(".:/-")
