@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mcp_sessions.store.search import MAX_TERMS, parse
+from mcp_sessions.store.search import MAX_TERMS, ident_of, parse
 from tests.conftest import call, call_error
 
 
@@ -126,6 +126,9 @@ def test_parse_is_bounded_and_linear():
     assert sum(len(g) for g in groups) == MAX_TERMS
     assert [[a.text for a in g] for g in parse('a OR b "c d" -e -"f g" OR h')] == [["a", "b"], ["c d"], ["e"], ["f g", "h"]]
     assert [a.negated for g in parse('a -"f g" -e') for a in g] == [False, True, True]
+    assert ident_of("store.claim_task()") == "store.claim_task"
+    assert ident_of("(src/postgres_backend.py).") == "src/postgres_backend.py"
+    assert ident_of("V2.1.0") == "v2.1.0" and ident_of("HTTP") is None and ident_of("x" * 1000) is None
 
 
 async def test_filters(corpus):
