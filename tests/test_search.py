@@ -208,3 +208,16 @@ async def test_artifact_versions_give_one_hit(client):
     assert [h["title"] for h in hits] == ["plan.md v3"]  # equal ranks: the newest
     # an old version is still found by what only it says
     assert [h["title"] for h in (await search(client, query="alpha"))["hits"]] == ["plan.md v1"]
+
+
+async def test_search_through_a_real_server_process_with_another_configuration(database_url):
+    from tests.conftest import stdio_client
+
+    async with stdio_client(database_url, MCP_SESSIONS_SEARCH_CONFIG="simple") as c:
+        await call(c, "create_session", title="Stdio", session_id="io")
+        await call(c, "add_chunk", session_id="io", chunk_id="x", content="the servers were running claim_task")
+        assert keys(await search(c, query="running")) == ["x"]
+        assert keys(await search(c, query="run", mode="fulltext")) == []  # simple: no stemming
+        assert keys(await search(c, query="claim_task")) == ["x"]
+    async with stdio_client(database_url) as c:  # back to english: reindexed at start
+        assert keys(await search(c, query="run")) == ["x"]
