@@ -98,7 +98,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(
 Content = Annotated[str, AfterValidator(_clean_text)]
 AnyJson = Annotated[JsonValue, AfterValidator(_clean_json)]
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_clean_json)]
-Limit = Annotated[int, Field(ge=1, le=200, description="Page size, 1-200.")]
+Limit = Annotated[int, Field(ge=1, le=200)]
 Cursor = Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")]
 
 

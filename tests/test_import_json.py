@@ -82,3 +82,10 @@ async def test_the_servers_size_limits_apply(database_url, tmp_path):
     reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in report["skipped"]}
     assert "over the limit of 1,024" in reasons["long.json"]
     assert "over the memory limit of 256" in reasons["memories.json[0]"]
+
+
+async def test_typo_search_knows_imported_words_at_once(database_url, conn):
+    """The import feeds the typo vocabulary itself: nothing is left queued for later searches."""
+    await ok(database_url, "import-json", str(JSON_STORE), "--json", "-q")
+    assert await conn.fetchval("SELECT count(*) FROM search_vocab_queue") == 0
+    assert await conn.fetchval("SELECT count(*) FROM search_vocab") > 0

@@ -65,6 +65,7 @@ def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 def slim_schemas(mcp: MCPServer) -> None:
     for tool in mcp._tool_manager.list_tools():
+        tool.description = " ".join((tool.description or "").split())  # docstring indentation is noise
         tool.parameters = _slim(tool.parameters)
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = _slim(tool.fn_metadata.output_schema, output=True)
