@@ -28,6 +28,14 @@ def fit(items: list[Any], size_of: Any) -> tuple[list[Any], bool]:
     return items, False
 
 
+def page(rows: list[Any], limit: int, *json_fields: str) -> tuple[list[Any], bool]:
+    """Cut rows fetched with LIMIT limit + 1 to a page: at most `limit` rows and about
+    PAGE_BUDGET_BYTES of their JSON fields. The bool says whether more rows follow."""
+    more = len(rows) > limit
+    rows, cut = fit(rows[:limit], lambda r: 400 + sum(len(json.dumps(r[f])) for f in json_fields))
+    return rows, more or cut
+
+
 def encode(*values: Any) -> str:
     raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

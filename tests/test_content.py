@@ -137,3 +137,28 @@ async def test_results_carry_compact_json_text(client, sid):
     text = result.content[0].text
     assert json.loads(text) == result.structured_content
     assert "\n" not in text and ", " not in text
+
+
+async def test_list_pages_stay_small(client):
+    """Every listing stops a page at ~100 KB of JSON, and the cursor still reaches every row."""
+    big = "y" * 60_000
+    makers = {
+        "list_tasks": lambda sid, i: call(client, "create_task", session_id=sid, task_type="code", input_data={"b": big}),
+        "list_chunks": lambda sid, i: call(client, "add_chunk", session_id=sid, content="x", extracted_items=[big]),
+        "list_artifacts": lambda sid, i: call(client, "save_artifact", session_id=sid, name=f"a{i}", type="code",
+                                              content="x", metadata={"b": big}),
+    }
+    for tool, make in makers.items():
+        sid = (await call(client, "create_session", title=tool))["id"]
+        for i in range(5):
+            await make(sid, i)
+        seen, cursor, pages = 0, None, 0
+        while True:
+            result = await client.call_tool(tool, {"session_id": sid, "cursor": cursor})
+            assert not result.is_error and len(result.content[0].text) < 200_000
+            page = result.structured_content
+            seen += len(next(v for v in page.values() if isinstance(v, list)))
+            pages += 1
+            if (cursor := page["next_cursor"]) is None:
+                break
+        assert seen == 5 and pages >= 3, tool

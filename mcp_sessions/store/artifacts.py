@@ -83,8 +83,7 @@ async def list_page(
     )
     if not rows:
         await sessions.ensure_exists(conn, session_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = pagination.page(rows, limit, "metadata")
     artifacts = [from_row(Artifact, r) for r in rows]
     next_cursor = pagination.encode(rows[-1]["name"], rows[-1]["version"]) if more else None
     return ArtifactPage(artifacts=artifacts, next_cursor=next_cursor)

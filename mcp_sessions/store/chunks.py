@@ -70,7 +70,6 @@ async def list_page(conn: asyncpg.Connection, session_id: str, *, limit: int, cu
     rows = await conn.fetch(Q["list_chunks"], session_id, after[0] if after else None, limit + 1)
     if not rows:
         await sessions.ensure_exists(conn, session_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = pagination.page(rows, limit, "extracted_items")
     chunks = [from_row(Chunk, r) for r in rows]
     return ChunkPage(chunks=chunks, next_cursor=pagination.encode(rows[-1]["seq"]) if more else None)

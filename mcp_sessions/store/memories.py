@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -83,9 +82,7 @@ async def list_page(
     )
     if not rows:
         await sessions.ensure_exists(conn, session_id)
-    more = len(rows) > limit
-    rows, cut = pagination.fit(rows[:limit], lambda r: len(json.dumps(r["content"])) + 300)
-    more = more or cut
+    rows, more = pagination.page(rows, limit, "content")
     memories = [from_row(Memory, r) for r in rows]
     last = memories[-1] if memories else None
     next_cursor = pagination.encode(last.created.isoformat(), last.key) if more and last else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -71,9 +70,7 @@ async def list_page(
     after_at = datetime.fromisoformat(after[0]) if after else None
     after_id = after[1] if after else None
     rows = await conn.fetch(Q["list_sessions"], status, participant, limit + 1, after_at, after_id)
-    more = len(rows) > limit
-    rows, cut = pagination.fit(rows[:limit], lambda r: len(json.dumps(r["metadata"])) + len(json.dumps(r["participants"])) + 600)
-    more = more or cut
+    rows, more = pagination.page(rows, limit, "metadata", "participants")
     sessions = [await _summarize(conn, from_row(Session, r)) for r in rows]
     next_cursor = pagination.encode(rows[-1]["last_activity"].isoformat(), rows[-1]["id"]) if more else None
     return SessionPage(sessions=sessions, next_cursor=next_cursor)

@@ -249,8 +249,7 @@ async def list_page(
     )
     if not rows and session_id is not None:
         await sessions.ensure_exists(conn, session_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = pagination.page(rows, limit, "input_data", "output_data")
     tasks = [_task(r) for r in rows]
     next_cursor = pagination.encode(rows[-1]["created"].isoformat(), rows[-1]["id"]) if more else None
     return TaskPage(tasks=tasks, next_cursor=next_cursor)
