@@ -16,6 +16,7 @@ from importlib import resources
 import asyncpg
 
 from mcp_sessions.errors import SessionsError
+from mcp_sessions.sql import QUERIES as Q
 
 # An arbitrary constant that names "the mcp-sessions schema" among advisory locks.
 MIGRATION_LOCK_ID = 7_311_412_095_231
@@ -67,10 +68,10 @@ class MigrationStatus:
 
 
 async def _applied(conn: asyncpg.Connection) -> dict[int, str]:
-    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    exists = await conn.fetchval(Q["migrations_table_exists"])
     if not exists:
         return {}
-    rows = await conn.fetch("SELECT version, checksum FROM schema_migrations ORDER BY version")
+    rows = await conn.fetch(Q["applied_migrations"])
     return {r["version"]: r["checksum"] for r in rows}
 
 
@@ -103,13 +104,13 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
     """Apply every pending migration; returns those applied. Safe to call concurrently."""
     migrations = load_migrations()
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_ID)
+        await conn.execute(Q["migration_lock"], MIGRATION_LOCK_ID)
         await conn.execute(BOOTSTRAP_SQL)
         pending = _check(await _applied(conn), migrations)
         for migration in pending:
             await conn.execute(migration.sql)
             await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                Q["record_migration"],
                 migration.version,
                 migration.name,
                 migration.checksum,
