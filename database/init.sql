@@ -45,6 +45,14 @@ CREATE TABLE session_activity (
 CREATE FUNCTION touch_session_activity() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- At most one write per second per session and stripe: last_activity answers "when
+    -- did anyone last work here" (to the second), and a busy queue or a bulk import must
+    -- not pay a write for every row.
+    IF EXISTS (SELECT 1 FROM session_activity
+               WHERE session_id = NEW.session_id AND stripe = pg_backend_pid() % 32
+                 AND at > now() - interval '1 second') THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO session_activity (session_id, stripe, at)
     VALUES (NEW.session_id, pg_backend_pid() % 32, now())
     ON CONFLICT (session_id, stripe) DO UPDATE SET at = EXCLUDED.at
@@ -227,7 +235,7 @@ SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.att
 FROM tasks t
 WHERE t.status = 'pending' AND t.run_after <= now()
 ORDER BY t.priority DESC, t.created, t.id;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 'core', '9a347ef52c5499005ae581c38fee23230a549b3f70a3328317fe02741aab168a');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 'core', '5bce0b1968c3b1288f4f0ac722d39abc0d479753040481d8e18a2b065e116437');
 
 -- >>> migration 0002_search
 

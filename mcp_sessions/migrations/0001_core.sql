@@ -32,6 +32,14 @@ CREATE TABLE session_activity (
 CREATE FUNCTION touch_session_activity() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- At most one write per second per session and stripe: last_activity answers "when
+    -- did anyone last work here" (to the second), and a busy queue or a bulk import must
+    -- not pay a write for every row.
+    IF EXISTS (SELECT 1 FROM session_activity
+               WHERE session_id = NEW.session_id AND stripe = pg_backend_pid() % 32
+                 AND at > now() - interval '1 second') THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO session_activity (session_id, stripe, at)
     VALUES (NEW.session_id, pg_backend_pid() % 32, now())
     ON CONFLICT (session_id, stripe) DO UPDATE SET at = EXCLUDED.at
