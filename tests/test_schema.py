@@ -132,3 +132,12 @@ def test_a_server_that_cannot_start_says_why_in_one_line():
     assert out.returncode == 1 and out.stdout == ""
     assert "cannot start" in out.stderr and "check DATABASE_URL" in out.stderr
     assert "Traceback" not in out.stderr and "secret" not in out.stderr
+
+
+def test_an_unusable_embedded_data_dir_is_named():
+    out = subprocess.run(
+        [sys.executable, "-m", "mcp_sessions", "serve"], capture_output=True, text=True, cwd=REPO, timeout=60,
+        env={"MCP_SESSIONS_DATA_DIR": "/proc/no-such-dir", "PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert "MCP_SESSIONS_DATA_DIR=/proc/no-such-dir" in out.stderr and "Traceback" not in out.stderr

@@ -31,11 +31,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         create_server(settings).run("stdio")
     except BaseException as exc:  # noqa: BLE001 - a failed start is reported in one line below
-        return _report_start_failure(exc)
+        return _report_start_failure(exc, settings)
     return 0
 
 
-def _report_start_failure(exc: BaseException) -> int:
+def _report_start_failure(exc: BaseException, settings: Settings) -> int:
     """A server that can't start (database unreachable, schema from a newer release, ...)
     says why in one line on stderr, not as a traceback an MCP client shows as noise."""
     import asyncpg
@@ -51,7 +51,12 @@ def _report_start_failure(exc: BaseException) -> int:
         reason = cause.message
     elif isinstance(cause, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
         # The driver's text names host and port but never the password.
-        reason = f"cannot use the database ({type(cause).__name__}: {cause}); check DATABASE_URL and that PostgreSQL is running"
+        hint = (
+            "check DATABASE_URL and that PostgreSQL is running" if settings.database_url
+            else f"the embedded PostgreSQL lives in MCP_SESSIONS_DATA_DIR={settings.data_dir}: check that it is "
+            "writable, or set DATABASE_URL"
+        )
+        reason = f"cannot use the database ({type(cause).__name__}: {cause}); {hint}"
     else:
         raise exc
     print(f"mcp-sessions: cannot start: {reason}", file=sys.stderr)
