@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from mcp_sessions.cli.common import load_settings, run, setup_logging
-from mcp_sessions.errors import SessionsError
+from mcp_sessions.cli.output import with_connection
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,29 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tokens.set_defaults(func=lambda a: (tokens.print_help(), 0)[1])
 
 
-def _with_connection(work: Callable[[Any], Awaitable[int]]) -> int:
-    """Run work(conn) on a migrated database; our errors become one line on stderr."""
-    settings = load_settings()
-    setup_logging(settings)
-    from mcp_sessions import migrations
-    from mcp_sessions.db import connect, resolve_dsn
-
-    async def go() -> int:
-        conn = await connect(await resolve_dsn(settings))
-        try:
-            if (await migrations.status(conn)).pending:
-                await migrations.migrate(conn)
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    try:
-        return run(go())
-    except SessionsError as exc:
-        print(f"mcp-sessions: {exc.message}", file=sys.stderr)
-        return 1
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     from mcp_sessions.store import tokens
 
@@ -60,7 +36,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"token {info.id} for agent {info.agent!r}: shown once, only its hash is stored", file=sys.stderr)
         return 0
 
-    return _with_connection(work)
+    return with_connection(work)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -74,7 +50,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{t.id:<14}{t.agent:<24}{_when(t.created):<22}{_when(t.last_used):<22}{status}")
         return 0
 
-    return _with_connection(work)
+    return with_connection(work)
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -89,7 +65,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
             print(f"revoked token {info.id} of agent {info.agent!r}")
         return 0
 
-    return _with_connection(work)
+    return with_connection(work)
 
 
 def _when(at: Any) -> str:
