@@ -107,42 +107,41 @@ async def claim(
 # `holder`, when given (an authenticated caller), must also be the agent holding the claim.
 
 
+async def _claim_step(
+    conn: asyncpg.Connection, verb: str, task_id: str, claim_token: str, holder: str | None, *args: Any
+) -> TaskState:
+    """One step of a held claim through its SQL function (`<verb>_task`); when it did not
+    apply, say precisely why."""
+    row = await conn.fetchrow(Q[f"{verb}_task"], task_id, _token(claim_token), *args, holder)
+    if row is None:
+        await _refuse(conn, task_id, claim_token, verb, holder)
+    return _state(row)
+
+
 async def heartbeat(
     conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None,
     holder: str | None = None,
 ) -> TaskState:
-    row = await conn.fetchrow(Q["heartbeat_task"], task_id, _token(claim_token), lease_seconds, holder)
-    if row is None:
-        await _refuse(conn, task_id, claim_token, "heartbeat", holder)
-    return _state(row)
+    return await _claim_step(conn, "heartbeat", task_id, claim_token, holder, lease_seconds)
 
 
 async def start(
     conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None, holder: str | None = None
 ) -> TaskState:
-    row = await conn.fetchrow(Q["start_task"], task_id, _token(claim_token), process_id, holder)
-    if row is None:
-        await _refuse(conn, task_id, claim_token, "start", holder)
-    return _state(row)
+    return await _claim_step(conn, "start", task_id, claim_token, holder, process_id)
 
 
 async def complete(
     conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any, holder: str | None = None
 ) -> TaskState:
-    row = await conn.fetchrow(Q["complete_task"], task_id, _token(claim_token), output_data, holder)
-    if row is None:
-        await _refuse(conn, task_id, claim_token, "complete", holder)
-    return _state(row)
+    return await _claim_step(conn, "complete", task_id, claim_token, holder, output_data)
 
 
 async def fail(
     conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True,
     holder: str | None = None,
 ) -> TaskState:
-    row = await conn.fetchrow(Q["fail_task"], task_id, _token(claim_token), error, retry, holder)
-    if row is None:
-        await _refuse(conn, task_id, claim_token, "fail", holder)
-    return _state(row)
+    return await _claim_step(conn, "fail", task_id, claim_token, holder, error, retry)
 
 
 async def cancel(conn: asyncpg.Connection, task_id: str, reason: str, agent: str) -> Task:
