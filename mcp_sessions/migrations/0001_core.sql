@@ -1,4 +1,5 @@
--- 0001_core: the six tables of the product, activity tracking, the claim function, two views.
+-- 0001_core: the six tables of the product, activity tracking, the active_sessions view.
+-- The queue's indexes, triggers, functions (claim_task) and view (task_queue) are in 0003.
 -- Applied inside one transaction by mcp_sessions.migrations (which also keeps schema_migrations).
 
 -- Sessions ------------------------------------------------------------------
@@ -120,12 +121,8 @@ CREATE TABLE tasks (
     updated          timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz
 );
--- Same order as the claim's ORDER BY, restricted to what can be claimed.
-CREATE INDEX tasks_claim_order ON tasks (priority DESC, created, id) WHERE status = 'pending';
 CREATE INDEX tasks_lease_expiry ON tasks (lease_expires_at) WHERE status IN ('claimed', 'running');
 CREATE INDEX tasks_session_created ON tasks (session_id, created, id);
-CREATE TRIGGER tasks_activity AFTER INSERT OR UPDATE ON tasks
-    FOR EACH ROW EXECUTE FUNCTION touch_session_activity();
 
 -- Artifacts --------------------------------------------------------------------
 
@@ -167,42 +164,6 @@ INSERT INTO agents (name, type, command, capabilities, status) VALUES
     ('researcher', 'research', NULL, '["research", "document"]', 'available')
 ON CONFLICT (name) DO NOTHING;
 
--- Claiming ---------------------------------------------------------------------
-
--- Claims the best claimable task for p_agent: pending, due, meant for p_agent or for
--- anyone, highest priority first, then oldest. SKIP LOCKED makes concurrent claimers
--- take different rows; the claim token is what later calls must present.
-CREATE FUNCTION claim_task(
-    p_agent         text,
-    p_session_id    text DEFAULT NULL,
-    p_task_types    text[] DEFAULT NULL,
-    p_lease_seconds double precision DEFAULT 300
-) RETURNS SETOF tasks
-LANGUAGE sql VOLATILE AS $$
-    WITH candidate AS (
-        SELECT id FROM tasks
-        WHERE status = 'pending'
-          AND run_after <= now()
-          AND (agent_name IS NULL OR agent_name = p_agent)
-          AND (p_session_id IS NULL OR session_id = p_session_id)
-          AND (p_task_types IS NULL OR task_type = ANY (p_task_types))
-        ORDER BY priority DESC, created, id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE tasks AS t
-    SET status = 'claimed',
-        claim_token = gen_random_uuid(),
-        claimed_by = p_agent,
-        claimed_at = now(),
-        lease_expires_at = now() + make_interval(secs => p_lease_seconds),
-        attempts = t.attempts + 1,
-        updated = now()
-    FROM candidate
-    WHERE t.id = candidate.id
-    RETURNING t.*;
-$$;
-
 -- Views ------------------------------------------------------------------------
 
 CREATE VIEW active_sessions AS
@@ -214,11 +175,3 @@ SELECT s.id, s.title, s.participants, s.status, s.created,
        (SELECT count(*) FROM artifacts a WHERE a.session_id = s.id) AS artifact_count
 FROM sessions s
 WHERE s.status = 'active';
-
--- What claim_task would hand out now, in the order it would hand it out.
-CREATE VIEW task_queue AS
-SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.attempts,
-       t.max_attempts, t.run_after, t.created
-FROM tasks t
-WHERE t.status = 'pending' AND t.run_after <= now()
-ORDER BY t.priority DESC, t.created, t.id;

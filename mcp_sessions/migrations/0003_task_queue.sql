@@ -18,7 +18,6 @@ ALTER TABLE tasks
 
 -- Session activity: a task's creation and its end count, not each claim or heartbeat
 -- (one upsert fewer on the claim path).
-DROP TRIGGER tasks_activity ON tasks;
 CREATE TRIGGER tasks_activity AFTER INSERT ON tasks
     FOR EACH ROW EXECUTE FUNCTION touch_session_activity();
 CREATE TRIGGER tasks_finished_activity AFTER UPDATE OF status ON tasks
@@ -28,7 +27,6 @@ CREATE TRIGGER tasks_finished_activity AFTER UPDATE OF status ON tasks
 CREATE UNIQUE INDEX tasks_idempotency ON tasks (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- Same order as the claim's ORDER BY, restricted to what can be claimed once due.
-DROP INDEX tasks_claim_order;
 CREATE INDEX tasks_claim_order ON tasks (priority DESC, created, id) WHERE status = 'pending' AND blocked_by = 0;
 
 -- Dependencies and history -----------------------------------------------------
@@ -272,7 +270,6 @@ $$;
 -- Claims the best claimable task for p_agent: pending, due, not blocked by unfinished
 -- dependencies, meant for p_agent or for anyone; highest priority first, then oldest.
 -- Expired leases are recovered first, so a queue works without any sweeper running.
-DROP FUNCTION claim_task(text, text, text[], double precision);
 CREATE FUNCTION claim_task(
     p_agent         text,
     p_session_id    text DEFAULT NULL,
@@ -498,7 +495,6 @@ $$;
 -- Views ------------------------------------------------------------------------------
 
 -- What claim_task would hand out now, in the order it would hand it out.
-DROP VIEW task_queue;
 CREATE VIEW task_queue AS
 SELECT t.id, t.session_id, t.title, t.agent_name, t.task_type, t.priority, t.attempts,
        t.max_attempts, t.run_after, t.created
