@@ -117,6 +117,19 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+@pytest.fixture
+async def seeded(database_url: str) -> tuple[str, dict[str, str]]:
+    """A migrated database holding the sample sessions of tests.cli_support.seed: (dsn, ids)."""
+    from tests.cli_support import seed
+
+    conn = await connect(database_url)
+    try:
+        ids = await seed(conn)
+    finally:
+        await conn.close()
+    return database_url, ids
+
+
 def make_settings(database_url: str, agent: str = "tester", **overrides: object) -> Settings:
     return Settings(DATABASE_URL=database_url, agent=agent, **overrides)
 

@@ -9,18 +9,8 @@ import pytest
 
 from mcp_sessions.archive import FORMAT_VERSION
 from mcp_sessions.db import connect
-from tests.cli_support import cli, exported, ok, seed, session_ids
+from tests.cli_support import cli, exported, ok, session_ids
 from tests.conftest import call, fresh_database, stdio_client
-
-
-@pytest.fixture
-async def seeded(database_url):
-    conn = await connect(database_url)
-    try:
-        ids = await seed(conn)
-    finally:
-        await conn.close()
-    return database_url, ids
 
 
 @pytest.fixture

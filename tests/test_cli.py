@@ -3,20 +3,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from mcp_sessions.db import connect
-from tests.cli_support import cli, ok, seed
-
-
-@pytest.fixture
-async def seeded(database_url):
-    conn = await connect(database_url)
-    try:
-        ids = await seed(conn)
-    finally:
-        await conn.close()
-    return database_url, ids
+from tests.cli_support import cli, ok
 
 
 async def test_help_lists_every_command():
