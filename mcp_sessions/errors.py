@@ -8,7 +8,6 @@ class SessionsError(Exception):
     """Base of every error a caller can act on."""
 
     code = "error"
-    retryable = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -37,4 +36,3 @@ class Unavailable(SessionsError):
     """The database could not be reached or the call was cut off; safe to retry."""
 
     code = "unavailable"
-    retryable = True

@@ -37,7 +37,6 @@ class ImportStats:
     rows_inserted: int = 0
     rows_present: int = 0
     bytes: int = 0
-    total_bytes: int | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)  # (session id, why)
 
 
