@@ -63,10 +63,8 @@ async def open_pool(settings: Settings, *, migrate: bool = True) -> AsyncIterato
             dsn, statement_cache_size=settings.statement_cache_size, timeout=settings.connect_timeout
         )
         try:
-            # Only take the migration lock when there is work: a least-privilege role
-            # (no CREATE) can then run the server on a schema that is already current.
-            if (await migrations.status(conn)).pending:
-                applied = await migrations.migrate(conn)
+            # migrate() takes no lock and runs no DDL when nothing is pending.
+            if applied := await migrations.migrate(conn):
                 log.info("applied migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
         finally:
             await conn.close()

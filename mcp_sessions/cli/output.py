@@ -37,7 +37,7 @@ def with_connection(work: Callable[[Any], Awaitable[int]], *, migrate: bool = Tr
             conn = await connect(await resolve_dsn(settings))
         try:
             with translate_errors():
-                if migrate and (await migrations.status(conn)).pending:
+                if migrate:
                     await migrations.migrate(conn)
                 return await work(conn)
         finally:

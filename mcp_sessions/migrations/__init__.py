@@ -103,6 +103,10 @@ async def status(conn: asyncpg.Connection) -> MigrationStatus:
 async def migrate(conn: asyncpg.Connection) -> list[Migration]:
     """Apply every pending migration; returns those applied. Safe to call concurrently."""
     migrations = load_migrations()
+    # Nothing pending (every start but the first): no lock and no DDL, so a role without
+    # CREATE can run on a current schema. A changed migration is still refused here.
+    if not _check(await _applied(conn), migrations):
+        return []
     async with conn.transaction():
         await conn.execute(Q["migration_lock"], MIGRATION_LOCK_ID)
         await conn.execute(BOOTSTRAP_SQL)
