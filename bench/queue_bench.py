@@ -139,8 +139,9 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
 BARE_CLAIM = """
 UPDATE tasks SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = $1, claimed_at = now(),
                  lease_expires_at = now() + interval '300 seconds', attempts = attempts + 1
-WHERE id = (SELECT id FROM tasks WHERE status = 'pending' AND blocked_by = 0 AND run_after <= now()
-            ORDER BY priority DESC, created, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+WHERE id = (SELECT id FROM tasks WHERE finished_at IS NULL AND blocked_by = 0 AND status = 'pending'
+              AND run_after <= now()
+            ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING id, claim_token"""
 BARE_DONE = """
 UPDATE tasks SET status = 'completed', output_data = '{}', claim_token = NULL, lease_expires_at = NULL,

@@ -275,3 +275,50 @@ async def test_authenticated_holder_must_own_the_claim(client, sid, conn):
     assert (await store.get_row(conn, task["id"])).status == "claimed"
     done = await store.complete(conn, task["id"], task["claim_token"], {}, "bob")
     assert done.status == "completed"
+
+
+async def test_claim_takes_over_an_expired_lease_in_priority_order(client, sid, conn):
+    """A lease that ran out makes its task claimable where it stands in claim order:
+    the next claim takes it over (no sweep needed), ahead of lower-priority work."""
+    urgent = await call(client, "create_task", session_id=sid, task_type="code", priority=9)
+    routine = await call(client, "create_task", session_id=sid, task_type="code", priority=1)
+    first = await claim(client, session_id=sid, agent_name="slow")
+    assert first["id"] == urgent["id"]
+    queued = [r["id"] for r in await conn.fetch("SELECT id FROM task_queue WHERE session_id = $1", sid)]
+    assert queued == [routine["id"]]
+    await expire(conn, urgent["id"])
+    queued = [r["id"] for r in await conn.fetch("SELECT id FROM task_queue WHERE session_id = $1", sid)]
+    assert queued == [urgent["id"], routine["id"]]
+    second = await claim(client, session_id=sid, agent_name="fast")
+    assert second["id"] == urgent["id"] and second["attempts"] == 2 and second["claimed_by"] == "fast"
+    events = [e["event"] for e in (await call(client, "get_task", task_id=urgent["id"]))["history"]]
+    assert events == ["created", "claimed", "lease_expired", "claimed"]
+
+
+async def test_claim_and_heartbeat_update_the_row_in_place(client, sid, conn):
+    """No index reads the columns a claim or heartbeat changes, so PostgreSQL updates the
+    row in place (HOT) and writes no index entry: what keeps claims cheap (bench/QUEUE.md).
+    An index on status or lease_expires_at would break this."""
+    for _ in range(3):
+        await call(client, "create_task", session_id=sid, task_type="code")
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT * FROM claim_task('hot', $1)", sid)
+        await conn.fetchrow("SELECT * FROM heartbeat_task($1, $2, 60)", row["id"], row["claim_token"])
+        updated = await conn.fetchval("SELECT pg_stat_get_xact_tuples_updated('tasks'::regclass)")
+        hot = await conn.fetchval("SELECT pg_stat_get_xact_tuples_hot_updated('tasks'::regclass)")
+    assert (updated, hot) == (2, 2)
+
+
+async def test_dependency_added_from_sql_unblocks_on_completion(client, sid, conn):
+    """has_dependents, which lets a completion skip the dependents lookup, is kept by a
+    trigger on task_dependencies, so a dependency written from psql (or imported) counts."""
+    parent = await call(client, "create_task", session_id=sid, task_type="code", priority=5)
+    child = await call(client, "create_task", session_id=sid, task_type="code")
+    await conn.execute("INSERT INTO task_dependencies (task_id, depends_on) VALUES ($1, $2)", child["id"], parent["id"])
+    await conn.execute("UPDATE tasks SET blocked_by = 1 WHERE id = $1", child["id"])
+    assert await conn.fetchval("SELECT has_dependents FROM tasks WHERE id = $1", parent["id"])
+    task = await claim(client, session_id=sid)
+    assert task["id"] == parent["id"]
+    assert await claim(client, session_id=sid) is None  # the child waits
+    await call(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"])
+    assert (await claim(client, session_id=sid))["id"] == child["id"]

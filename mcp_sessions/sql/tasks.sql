@@ -13,9 +13,11 @@ RETURNING *;
 SELECT * FROM tasks WHERE session_id = $1 AND idempotency_key = $2;
 
 -- name: lock_dependencies
--- FOR SHARE: a dependency can't complete or fail between this count and our commit,
--- so the new task's blocked_by is exact.
-SELECT id, status FROM tasks WHERE id = ANY ($1::text[]) FOR SHARE;
+-- Locked: a dependency can't complete or fail between this count and our commit, so the
+-- new task's blocked_by is exact. FOR NO KEY UPDATE, not FOR SHARE, because inserting the
+-- dependency marks the parent (has_dependents): two creates sharing a parent take turns
+-- instead of deadlocking on that update.
+SELECT id, status FROM tasks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE;
 
 -- name: insert_dependencies
 INSERT INTO task_dependencies (task_id, depends_on) SELECT $1, unnest($2::text[]);
