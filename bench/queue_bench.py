@@ -4,7 +4,10 @@ concurrent workers, side by side on one PostgreSQL, for
   floor          a bare asyncpg loop: SELECT ... FOR UPDATE SKIP LOCKED + UPDATE on a minimal table
   tasks-bare     the floor's two statements on mcp-sessions' own tasks table (its width and indexes)
   store          mcp-sessions' own claim path (store.tasks.claim / complete: the SQL functions)
-  store+tx       the same inside BEGIN/COMMIT, as the MCP tools call it
+  store+next     the store's worker loop: complete_task with claim_next, which completes a
+                 task and claims the next in one statement (one round trip, one commit)
+  store+tx       the same as store inside BEGIN/COMMIT (the MCP tools don't: each step is
+                 one statement)
   procrastinate  JobManager.fetch_job / finish_job (its worker's claim path, psycopg pool)
   pgqueuer       Queries.dequeue(batch_size=1) / log_jobs (its claim path, asyncpg)
 
@@ -44,8 +47,8 @@ from mcp_sessions.db import _init_connection, connect  # noqa: E402
 from mcp_sessions.store import tasks as store  # noqa: E402
 from mcp_sessions.store.task_waiter import TaskWaiter  # noqa: E402
 
-SYSTEMS = ("floor", "tasks-bare", "store", "procrastinate", "pgqueuer", "store+tx")
-DEFAULT_SYSTEMS = ("floor", "tasks-bare", "store", "procrastinate", "pgqueuer")
+SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer", "store+tx")
+DEFAULT_SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer")
 
 # Claim returns a job handle (or None when the queue is empty); complete finishes it.
 Claim = Callable[[], Awaitable[Any]]
@@ -212,6 +215,35 @@ async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
         for c in conns:
             await c.close()
     return Result("store+tx" if transaction else "store", w, done, seconds, lat)
+
+
+async def run_store_next(dsn: str, n: int, w: int) -> Result:
+    """Each worker claims once, then completes each task with claim_next: the completion
+    hands back the next task. Its claim latency is the first claim and the final empty one."""
+    await seed_store(dsn, n)
+    conns = [await connect(dsn) for _ in range(w)]
+
+    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+        pending: list[Any] = []
+
+        async def claim() -> Any:
+            if pending:
+                return pending.pop()
+            return (await store.claim(c, agent=agent, session_id=None, task_types=None)).task
+
+        async def complete(task: Any) -> None:
+            done = await store.complete(c, task.id, task.claim_token, {}, claim_next=True)
+            if done.next_task is not None:
+                pending.append(done.next_task)
+
+        return claim, complete
+
+    try:
+        seconds, lat, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
+    finally:
+        for c in conns:
+            await c.close()
+    return Result("store+next", w, done, seconds, lat)
 
 
 # -- procrastinate --------------------------------------------------------------------
@@ -411,6 +443,8 @@ async def main() -> None:
                     r = await run_floor(dsn, args.tasks, w)
                 elif system == "tasks-bare":
                     r = await run_tasks_bare(dsn, args.tasks, w)
+                elif system == "store+next":
+                    r = await run_store_next(dsn, args.tasks, w)
                 elif system in ("store", "store+tx"):
                     r = await run_store(dsn, args.tasks, w, transaction=system == "store+tx")
                 elif system == "procrastinate":

@@ -322,3 +322,53 @@ async def test_dependency_added_from_sql_unblocks_on_completion(client, sid, con
     assert await claim(client, session_id=sid) is None  # the child waits
     await call(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"])
     assert (await claim(client, session_id=sid))["id"] == child["id"]
+
+
+async def test_complete_with_claim_next_hands_over_the_next_task(client, sid, conn):
+    first = await call(client, "create_task", session_id=sid, task_type="code", title="first", priority=5)
+    second = await call(client, "create_task", session_id=sid, task_type="code", title="second", input_data={"n": 2})
+    task = await claim(client, session_id=sid)
+    assert task["id"] == first["id"]
+    done = await call(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"],
+                      output_data={"ok": 1}, claim_next={"session_id": sid, "lease_seconds": 120})
+    assert done["status"] == "completed" and done["id"] == first["id"]
+    nxt = done["next_task"]
+    assert nxt["id"] == second["id"] and nxt["status"] == "claimed" and nxt["claimed_by"] == "tester"
+    assert nxt["input_data"] == {"n": 2} and nxt["attempts"] == 1 and nxt["claim_token"]
+    lease = await conn.fetchval("SELECT lease_seconds FROM tasks WHERE id = $1", second["id"])
+    assert lease == 120
+    # the handed-over claim works like any other, and an empty queue hands over nothing
+    last = await call(client, "complete_task", task_id=nxt["id"], claim_token=nxt["claim_token"], claim_next={})
+    assert last["status"] == "completed" and last["next_task"] is None
+    # without claim_next the answer has no next task
+    assert (await call(client, "get_task", task_id=first["id"]))["output_data"] == {"ok": 1}
+
+
+async def test_claim_next_respects_its_filters_and_a_stale_claim_claims_nothing(client, sid, conn):
+    other = (await call(client, "create_session", title="other"))["id"]
+    mine = await call(client, "create_task", session_id=sid, task_type="code", title="mine")
+    research = await call(client, "create_task", session_id=other, task_type="research", priority=9)
+    code = await call(client, "create_task", session_id=other, task_type="code")
+    task = await claim(client, session_id=sid)
+    assert task["id"] == mine["id"]
+    done = await call(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"],
+                      claim_next={"session_id": other, "task_types": ["code"]})
+    assert done["next_task"]["id"] == code["id"]  # not the higher-priority research task
+    # a stale token is refused as without claim_next, and nothing is claimed
+    message = await call_error(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"],
+                               claim_next={})
+    assert "[stale_claim]" in message and "already completed" in message
+    assert await conn.fetchval("SELECT status FROM tasks WHERE id = $1", research["id"]) == "pending"
+    message = await call_error(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"],
+                               claim_next={"lease_seconds": 0})
+    assert "lease_seconds" in message
+
+
+async def test_claim_next_gets_the_dependent_its_completion_unblocked(client, sid):
+    parent = await call(client, "create_task", session_id=sid, task_type="code", title="parent")
+    child = await call(client, "create_task", session_id=sid, task_type="code", title="child",
+                       depends_on=[parent["id"]])
+    task = await claim(client, session_id=sid)
+    assert task["id"] == parent["id"]
+    done = await call(client, "complete_task", task_id=task["id"], claim_token=task["claim_token"], claim_next={})
+    assert done["next_task"] is not None and done["next_task"]["id"] == child["id"]

@@ -64,6 +64,14 @@ class ClaimedTask(Task):
     claim_token: str = Field(description="Present it to heartbeat/start/complete/fail. Keep it secret.")
 
 
+class CompletedTask(TaskState):
+    """What complete_task changed, and with claim_next the task it claimed for you next."""
+
+    next_task: ClaimedTask | None = Field(
+        default=None, description="With claim_next: the task now claimed for you; null if none was claimable."
+    )
+
+
 class ClaimResult(BaseModel):
     task: ClaimedTask | None = Field(description="null when nothing is claimable for you right now.")
 

@@ -14,7 +14,17 @@ import asyncpg
 
 from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, InvalidInput, NotFound, StaleClaim
-from mcp_sessions.models import ClaimedTask, ClaimResult, Task, TaskDetail, TaskEvent, TaskPage, TaskState, from_row
+from mcp_sessions.models import (
+    ClaimedTask,
+    ClaimResult,
+    CompletedTask,
+    Task,
+    TaskDetail,
+    TaskEvent,
+    TaskPage,
+    TaskState,
+    from_row,
+)
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store import sessions
 
@@ -25,10 +35,6 @@ FINISHED = ("completed", "failed", "cancelled")
 
 def _task(row: Any) -> Task:
     return from_row(Task, row)
-
-
-def _state(row: Any) -> TaskState:
-    return from_row(TaskState, row)
 
 
 def _token(claim_token: str) -> uuid.UUID:
@@ -108,14 +114,15 @@ async def claim(
 
 
 async def _claim_step(
-    conn: asyncpg.Connection, verb: str, task_id: str, claim_token: str, holder: str | None, *args: Any
-) -> TaskState:
+    conn: asyncpg.Connection, verb: str, task_id: str, claim_token: str, holder: str | None, *args: Any,
+    model: type[TaskState] = TaskState,
+) -> Any:
     """One step of a held claim through its SQL function (`<verb>_task`); when it did not
     apply, say precisely why."""
     row = await conn.fetchrow(Q[f"{verb}_task"], task_id, _token(claim_token), *args, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, verb, holder)
-    return _state(row)
+    return from_row(model, row)
 
 
 async def heartbeat(
@@ -132,9 +139,28 @@ async def start(
 
 
 async def complete(
-    conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any, holder: str | None = None
-) -> TaskState:
-    return await _claim_step(conn, "complete", task_id, claim_token, holder, output_data)
+    conn: asyncpg.Connection, task_id: str, claim_token: str, output_data: Any, holder: str | None = None,
+    *, claim_next: bool = False, session_id: str | None = None, task_types: list[str] | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> CompletedTask:
+    """Finish a held task. With claim_next, also claim the next task for the agent that
+    held it (filtered by session_id and task_types, as claim does), in the same statement:
+    one round trip and one commit where complete-then-claim takes two of each."""
+    if not claim_next:
+        return await _claim_step(conn, "complete", task_id, claim_token, holder, output_data, model=CompletedTask)
+    row = await conn.fetchrow(
+        Q["complete_task_claim_next"], task_id, _token(claim_token), output_data, holder,
+        session_id, task_types or None, float(lease_seconds),
+    )
+    if row is None:
+        await _refuse(conn, task_id, claim_token, "complete", holder)
+    done, nxt = {}, {}
+    for key, value in row.items():
+        if key.startswith("next_"):
+            nxt[key[5:]] = value
+        else:
+            done[key] = value
+    return CompletedTask(**done, next_task=None if nxt["id"] is None else _claimed(nxt))
 
 
 async def fail(

@@ -11,9 +11,18 @@ from datetime import datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from mcp_sessions.models import ClaimResult, Task, TaskDetail, TaskPage, TaskState, TaskStatus, TaskType
+from mcp_sessions.models import (
+    ClaimResult,
+    CompletedTask,
+    Task,
+    TaskDetail,
+    TaskPage,
+    TaskState,
+    TaskStatus,
+    TaskType,
+)
 from mcp_sessions.store import tasks as store
 from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
@@ -22,6 +31,14 @@ from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
 Token = Annotated[str, Field(min_length=1, max_length=100, description="From claim_task.")]
 Lease = Annotated[float, Field(ge=1, le=86400, description="Seconds.")]
 MAX_WAIT_SECONDS = 300
+
+
+class ClaimNext(BaseModel):
+    """What complete_task's claim_next claims for you, the way claim_task would (no waiting)."""
+
+    session_id: Identifier | None = None
+    task_types: list[TaskType] | None = None
+    lease_seconds: Lease = store.DEFAULT_LEASE_SECONDS
 
 
 def _state(task: Task) -> TaskState:
@@ -103,11 +120,26 @@ def register(mcp: MCPServer) -> None:
             return await store.start(conn, task_id, claim_token, process_id, app.authenticated)
 
     @tool(mcp, CHANGE)
-    async def complete_task(task_id: Identifier, claim_token: Token, ctx: Context, output_data: AnyJson = {}) -> TaskState:
-        """Finish a task you claimed, with its output. Refused if your claim is stale."""
+    async def complete_task(
+        task_id: Identifier,
+        claim_token: Token,
+        ctx: Context,
+        output_data: AnyJson = {},
+        claim_next: Annotated[
+            ClaimNext | None, Field(description="Also claim your next task, in the same call: {} for any.")
+        ] = None,
+    ) -> CompletedTask:
+        """Finish a task you claimed, with its output. Refused if your claim is stale.
+        With claim_next, the next task (as claim_task would give it) comes back as next_task."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            return await store.complete(conn, task_id, claim_token, output_data, app.authenticated)
+            if claim_next is None:
+                return await store.complete(conn, task_id, claim_token, output_data, app.authenticated)
+            return await store.complete(
+                conn, task_id, claim_token, output_data, app.authenticated, claim_next=True,
+                session_id=claim_next.session_id, task_types=claim_next.task_types,
+                lease_seconds=claim_next.lease_seconds,
+            )
 
     @tool(mcp, CHANGE)
     async def fail_task(
