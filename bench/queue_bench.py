@@ -409,16 +409,36 @@ async def server_dsn() -> tuple[str, Any]:
     return server.get_uri(), server
 
 
+async def run_system(system: str, dsn: str, n: int, w: int) -> Result:
+    if system == "floor":
+        return await run_floor(dsn, n, w)
+    if system == "tasks-bare":
+        return await run_tasks_bare(dsn, n, w)
+    if system == "store+next":
+        return await run_store_next(dsn, n, w)
+    if system in ("store", "store+tx"):
+        return await run_store(dsn, n, w, transaction=system == "store+tx")
+    if system == "procrastinate":
+        return await run_procrastinate(dsn, n, w)
+    if system == "pgqueuer":
+        return await run_pgqueuer(dsn, n, w)
+    raise ValueError(system)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=3000, help="tasks drained per run")
     parser.add_argument("--workers", default="1,4,8,16")
     parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS), help=f"some of {','.join(SYSTEMS)}")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of every system per worker count, interleaved; the table reports medians")
     parser.add_argument("--wake-rounds", type=int, default=30)
     args = parser.parse_args()
     logging.getLogger("procrastinate").setLevel(logging.ERROR)  # its 'App in __main__' advice
     worker_counts = [int(x) for x in args.workers.split(",")]
     systems = [s for s in args.systems.split(",") if s]
+    if unknown := [s for s in systems if s not in SYSTEMS]:
+        raise SystemExit(f"unknown system {unknown[0]!r}; choose from {', '.join(SYSTEMS)}")
 
     base, embedded = await server_dsn()
     name = f"mcps_bench_{os.getpid()}"
@@ -435,36 +455,30 @@ async def main() -> None:
         if "pgqueuer" in systems:
             await install_pgqueuer(dsn)
 
-        print(f"PostgreSQL {version}, {os.cpu_count()} CPUs, {args.tasks} tasks per run\n")
-        results: dict[tuple[str, int], Result] = {}
+        print(f"PostgreSQL {version}, {os.cpu_count()} CPUs, {args.tasks} tasks per run, "
+              f"{args.rounds} interleaved rounds\n")
+        runs: dict[tuple[str, int], list[Result]] = {}
         for w in worker_counts:
-            for system in systems:
-                if system == "floor":
-                    r = await run_floor(dsn, args.tasks, w)
-                elif system == "tasks-bare":
-                    r = await run_tasks_bare(dsn, args.tasks, w)
-                elif system == "store+next":
-                    r = await run_store_next(dsn, args.tasks, w)
-                elif system in ("store", "store+tx"):
-                    r = await run_store(dsn, args.tasks, w, transaction=system == "store+tx")
-                elif system == "procrastinate":
-                    r = await run_procrastinate(dsn, args.tasks, w)
-                elif system == "pgqueuer":
-                    r = await run_pgqueuer(dsn, args.tasks, w)
-                else:
-                    raise SystemExit(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
-                results[(system, w)] = r
-                print(f"  {system:<14} workers={w:<3} {r.rate:8.0f} tasks/s  claim p50 {r.pct(.5):6.2f} ms  p99 {r.pct(.99):6.2f} ms",
-                      flush=True)
+            # Round-robin over the systems, so a machine that slows down for a while
+            # (another tenant, the page cache, a checkpoint) hurts every system alike.
+            for _ in range(args.rounds):
+                for system in systems:
+                    r = await run_system(system, dsn, args.tasks, w)
+                    runs.setdefault((system, w), []).append(r)
+                    print(f"  {system:<14} workers={w:<3} {r.rate:8.0f} tasks/s  claim p50 {r.pct(.5):6.2f} ms  "
+                          f"p99 {r.pct(.99):6.2f} ms", flush=True)
 
         print("\n| system | workers | claim+complete /s | vs floor | claim p50 ms | claim p99 ms |")
         print("|---|---:|---:|---:|---:|---:|")
         for w in worker_counts:
-            floor = results.get(("floor", w))
+            floor = runs.get(("floor", w))
             for system in systems:
-                r = results[(system, w)]
-                ratio = f"{r.rate / floor.rate:.2f}" if floor else "-"
-                print(f"| {system} | {w} | {r.rate:,.0f} | {ratio} | {r.pct(.5):.2f} | {r.pct(.99):.2f} |")
+                rs = runs[(system, w)]
+                rate = statistics.median(r.rate for r in rs)
+                # the ratio of each round to the floor of the same round, then the median
+                ratio = f"{statistics.median(r.rate / f.rate for r, f in zip(rs, floor)):.2f}" if floor else "-"
+                pooled = Result(system, w, 0, 1.0, [x for r in rs for x in r.latencies])
+                print(f"| {system} | {w} | {rate:,.0f} | {ratio} | {pooled.pct(.5):.2f} | {pooled.pct(.99):.2f} |")
 
         if args.wake_rounds:
             lat = sorted(await wake_latency(dsn, args.wake_rounds))
