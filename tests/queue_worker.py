@@ -3,6 +3,7 @@ stdio, claiming and completing tasks through the MCP tools. Prints one JSON line
 event to stdout, so the test can check what each worker did (and what a killed one held).
 
     python tests/queue_worker.py DSN AGENT SESSION_ID drain   # until the queue stays empty
+    python tests/queue_worker.py DSN AGENT SESSION_ID drain-next  # the same with complete_task(claim_next)
     python tests/queue_worker.py DSN AGENT SESSION_ID hold N  # claim N tasks (2 s leases), then hang
 """
 
@@ -23,22 +24,29 @@ def emit(**event: object) -> None:
     sys.stdout.flush()
 
 
-async def drain(client, session_id: str) -> None:
+async def drain(client, session_id: str, claim_next: bool) -> None:
+    """Claim and complete until the queue stays empty; with claim_next, each completion
+    also claims the next task (complete_task(claim_next=...))."""
     empty = 0
+    task = None
     while empty < 2:
-        task = (await call(client, "claim_task", session_id=session_id, lease_seconds=30, wait_seconds=1))["task"]
         if task is None:
-            empty += 1
-            continue
+            task = (await call(client, "claim_task", session_id=session_id, lease_seconds=30, wait_seconds=1))["task"]
+            if task is None:
+                empty += 1
+                continue
         empty = 0
         emit(claimed=task["id"], attempts=task["attempts"])
-        result = await client.call_tool(
-            "complete_task", {"task_id": task["id"], "claim_token": task["claim_token"], "output_data": {"by": sys.argv[2]}}
-        )
+        arguments = {"task_id": task["id"], "claim_token": task["claim_token"], "output_data": {"by": sys.argv[2]}}
+        if claim_next:
+            arguments["claim_next"] = {"session_id": session_id, "lease_seconds": 30}
+        result = await client.call_tool("complete_task", arguments)
         if result.is_error:
             emit(refused=task["id"], message=result.content[0].text)
+            task = None
         else:
             emit(completed=task["id"])
+            task = result.structured_content.get("next_task")
 
 
 async def hold(client, session_id: str, count: int) -> None:
@@ -54,8 +62,8 @@ async def main() -> None:
     dsn, agent, session_id, mode = sys.argv[1:5]
     async with stdio_client(dsn, agent) as client:
         emit(started=agent)
-        if mode == "drain":
-            await drain(client, session_id)
+        if mode in ("drain", "drain-next"):
+            await drain(client, session_id, claim_next=mode == "drain-next")
         else:
             await hold(client, session_id, int(sys.argv[5]))
     emit(done=agent)

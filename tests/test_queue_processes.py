@@ -48,7 +48,8 @@ async def seed(conn, n: int) -> str:
 @pytest.mark.slow
 async def test_eight_workers_drain_1000_tasks_exactly_once(database_url, conn):
     sid = await seed(conn, 1000)
-    workers = [spawn(database_url, f"worker-{i}", sid, "drain") for i in range(8)]
+    # half of them finish each task with complete_task(claim_next=...), which hands them the next
+    workers = [spawn(database_url, f"worker-{i}", sid, "drain-next" if i % 2 else "drain") for i in range(8)]
     try:
         results = await anyio.to_thread.run_sync(lambda: [events(w, 240) for w in workers])
     finally:
@@ -59,6 +60,7 @@ async def test_eight_workers_drain_1000_tasks_exactly_once(database_url, conn):
     assert not [e for evs in results for e in evs if "refused" in e]
     assert len(completed) == 1000 and set(completed.values()) == {1}  # none lost, none twice
     assert sum(1 for evs in results if any("completed" in e for e in evs)) >= 2  # the work was shared
+    assert any("completed" in e for i, evs in enumerate(results) if i % 2 for e in evs)  # claim_next did work
     rows = await conn.fetch("SELECT status, attempts, output_data->>'by' AS by FROM tasks WHERE session_id = $1", sid)
     assert {(r["status"], r["attempts"]) for r in rows} == {("completed", 1)}  # each claimed once
     by_db = Counter(r["by"] for r in rows)
