@@ -1344,8 +1344,8 @@ INSERT INTO schema_migrations (version, name, checksum) VALUES (5, 'claim_withou
 -- their stored text for every statement that writes the table (ExecRelCheck,
 -- TriggerEnabled: stringToNode, then expression planning). On tasks that was most of a
 -- claim's or a completion's executor time: measured with callgrind on a server-side loop
--- of claim + complete, 1,022k instructions per task before, 633k after (a bare SKIP LOCKED
--- loop on a minimal table: 265k). See bench/QUEUE.md.
+-- of claim + complete (bench/queue_cost.py), 986k instructions per task before, 610k
+-- after (a bare SKIP LOCKED loop on a minimal table: 284k). See bench/QUEUE.md.
 --
 -- * The four CHECK constraints of tasks become domains. A domain's check runs only when
 --   its column is assigned, from a cache, so a claim checks status and nothing else.
@@ -1353,8 +1353,11 @@ INSERT INTO schema_migrations (version, name, checksum) VALUES (5, 'claim_withou
 -- * Session activity at the end of a task: the trigger fires on UPDATE OF finished_at,
 --   without a WHEN clause (a column list costs nothing to test). finished_at is set when
 --   a task finishes and cleared when it is requeued: both are activity.
--- * claim_task updates the candidate it locked by its address in one UPDATE (no CTE
---   join), and checks the agent's liveness mark inline before calling touch_agent.
+-- * claim_task updates the candidate it locked in one UPDATE (no CTE join), and checks
+--   the agent's liveness mark inline before calling touch_agent. Its second look (for an
+--   expired lease) now also catches a pending candidate that the first statement locked
+--   but could not see: a spurious "nothing claimable" in 0005 when a pending task was
+--   updated concurrently (say, marked by a new dependent).
 
 DROP VIEW task_queue;  -- it reads status and task_type; recreated below unchanged
 DROP TRIGGER tasks_finished_activity ON tasks;
@@ -1421,11 +1424,16 @@ BEGIN
           AND status = 'pending'
         RETURNING * INTO t;
         EXIT WHEN t.id IS NOT NULL;
-        -- Nothing pending, or the best candidate is a task whose lease ran out (this
-        -- transaction now holds its lock, so the same query finds it again): end that
-        -- attempt, then claim it if it has attempts left, else look further.
-        SELECT id INTO c FROM tasks
-        WHERE finished_at IS NULL AND blocked_by = 0 AND status IN ('claimed', 'running') AND lease_expires_at < now()
+        -- Nothing claimed. Either nothing is claimable; or the best candidate is a task
+        -- whose lease ran out; or (rarely) a pending candidate was updated by another
+        -- transaction after the statement's snapshot, so the lock went to a newer version
+        -- that the update could not see at the old address. This transaction holds the
+        -- candidate's lock, so the same query, with a fresh snapshot, finds it again: end
+        -- an expired attempt (then claim the task if it has attempts left, else look
+        -- further), or go round for the pending one.
+        SELECT id, status INTO c FROM tasks
+        WHERE finished_at IS NULL AND blocked_by = 0
+          AND CASE WHEN status = 'pending' THEN run_after <= now() ELSE lease_expires_at < now() END
           AND (agent_name IS NULL OR agent_name = p_agent)
           AND (p_session_id IS NULL OR session_id = p_session_id)
           AND (p_task_types IS NULL OR task_type = ANY (p_task_types))
@@ -1435,7 +1443,9 @@ BEGIN
         IF NOT FOUND THEN
             RETURN;
         END IF;
-        PERFORM expire_task_lease(c.id);
+        IF c.status <> 'pending' THEN
+            PERFORM expire_task_lease(c.id);
+        END IF;
     END LOOP;
     -- touch_agent's own check, inlined: a plpgsql expression, not a query, on repeats
     IF current_setting('mcp_sessions.agent_mark', true) IS DISTINCT FROM
@@ -1445,5 +1455,5 @@ BEGIN
     RETURN NEXT t;
 END;
 $$;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (6, 'lean_task_writes', 'e91306ef8973e0027b46ac62c9415f0d0b51e3a2edb73c60f51bb7f47bdf9444');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (6, 'lean_task_writes', 'ef527e8e282f59b074d4b0a82f6dd3d34fe95975d54b918df0a80922b71131ea');
 COMMIT;
