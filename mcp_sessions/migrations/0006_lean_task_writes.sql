@@ -9,7 +9,9 @@
 --
 -- * The four CHECK constraints of tasks become domains. A domain's check runs only when
 --   its column is assigned, from a cache, so a claim checks status and nothing else.
---   Same rules, same SQLSTATE (23514, check_violation) on a bad value.
+--   Same rules, same SQLSTATE (23514, check_violation) on a bad value. Changing the
+--   column types rewrites tasks once, under its lock: 1.4 s for 200,000 tasks (165 MB)
+--   on the development machine, during which claims wait.
 -- * Session activity at the end of a task: the trigger fires on UPDATE OF finished_at,
 --   without a WHEN clause (a column list costs nothing to test). finished_at is set when
 --   a task finishes and cleared when it is requeued: both are activity.
