@@ -272,9 +272,14 @@ async def test_authenticated_holder_must_own_the_claim(client, sid, conn):
                  lambda h: store.complete(conn, task["id"], task["claim_token"], {}, h)):
         with pytest.raises(StaleClaim, match="claimed by bob, and you are alice"):
             await step("alice")
+    nxt = await call(client, "create_task", session_id=sid, task_type="code")
+    with pytest.raises(StaleClaim, match="claimed by bob, and you are alice"):
+        await store.complete(conn, task["id"], task["claim_token"], {}, "alice", claim_next=True)
     assert (await store.get_row(conn, task["id"])).status == "claimed"
-    done = await store.complete(conn, task["id"], task["claim_token"], {}, "bob")
+    assert (await store.get_row(conn, nxt["id"])).status == "pending"  # nothing claimed for alice
+    done = await store.complete(conn, task["id"], task["claim_token"], {}, "bob", claim_next=True)
     assert done.status == "completed"
+    assert done.next_task.id == nxt["id"] and done.next_task.claimed_by == "bob"  # for the holder
 
 
 async def test_claim_takes_over_an_expired_lease_in_priority_order(client, sid, conn):
