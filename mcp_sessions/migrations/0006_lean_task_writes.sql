@@ -4,8 +4,8 @@
 -- their stored text for every statement that writes the table (ExecRelCheck,
 -- TriggerEnabled: stringToNode, then expression planning). On tasks that was most of a
 -- claim's or a completion's executor time: measured with callgrind on a server-side loop
--- of claim + complete (bench/queue_cost.py), 986k instructions per task before, 610k
--- after (a bare SKIP LOCKED loop on a minimal table: 284k). See bench/QUEUE.md.
+-- of claim + complete (bench/queue_cost.py), 986k instructions per task before, 619k
+-- after (a bare SKIP LOCKED loop on a minimal table: 283k). See bench/QUEUE.md.
 --
 -- * The four CHECK constraints of tasks become domains. A domain's check runs only when
 --   its column is assigned, from a cache, so a claim checks status and nothing else.
@@ -15,11 +15,13 @@
 -- * Session activity at the end of a task: the trigger fires on UPDATE OF finished_at,
 --   without a WHEN clause (a column list costs nothing to test). finished_at is set when
 --   a task finishes and cleared when it is requeued: both are activity.
--- * claim_task updates the candidate it locked in one UPDATE (no CTE join), and checks
---   the agent's liveness mark inline before calling touch_agent. Its second look (for an
---   expired lease) now also catches a pending candidate that the first statement locked
---   but could not see: a spurious "nothing claimable" in 0005 when a pending task was
---   updated concurrently (say, marked by a new dependent).
+-- * claim_task locks its candidate with one query (pending and due, or an expired lease)
+--   and then updates it by address, instead of a fast path plus a second query for
+--   expired leases with the same filter written twice; it checks the agent's liveness
+--   mark inline before calling touch_agent. 0005's fast path, an UPDATE whose snapshot
+--   predated its own row lock, could answer "nothing claimable" when a pending task was
+--   updated concurrently (say, marked by a new dependent); a separate UPDATE sees the
+--   version it locked.
 
 DROP VIEW task_queue;  -- it reads status and task_type; recreated below unchanged
 DROP TRIGGER tasks_finished_activity ON tasks;
@@ -67,33 +69,8 @@ BEGIN
         RAISE EXCEPTION 'lease_seconds must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     LOOP
-        -- The common case, a pending task, in one statement: lock the best candidate,
-        -- then update it where it lies (its physical address; the lock keeps it there).
-        UPDATE tasks
-        SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = p_agent, claimed_at = now(),
-            lease_seconds = p_lease_seconds, lease_expires_at = now() + make_interval(secs => p_lease_seconds),
-            attempts = attempts + 1, process_id = NULL, updated = now()
-        WHERE ctid = (
-            SELECT ctid FROM tasks
-            WHERE finished_at IS NULL AND blocked_by = 0
-              AND CASE WHEN status = 'pending' THEN run_after <= now() ELSE lease_expires_at < now() END
-              AND (agent_name IS NULL OR agent_name = p_agent)
-              AND (p_session_id IS NULL OR session_id = p_session_id)
-              AND (p_task_types IS NULL OR task_type = ANY (p_task_types))
-            ORDER BY priority DESC, seq
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED)
-          AND status = 'pending'
-        RETURNING * INTO t;
-        EXIT WHEN t.id IS NOT NULL;
-        -- Nothing claimed. Either nothing is claimable; or the best candidate is a task
-        -- whose lease ran out; or (rarely) a pending candidate was updated by another
-        -- transaction after the statement's snapshot, so the lock went to a newer version
-        -- that the update could not see at the old address. This transaction holds the
-        -- candidate's lock, so the same query, with a fresh snapshot, finds it again: end
-        -- an expired attempt (then claim the task if it has attempts left, else look
-        -- further), or go round for the pending one.
-        SELECT id, status INTO c FROM tasks
+        -- Lock the best claimable task: pending and due, or held past its lease.
+        SELECT ctid, id, status INTO c FROM tasks
         WHERE finished_at IS NULL AND blocked_by = 0
           AND CASE WHEN status = 'pending' THEN run_after <= now() ELSE lease_expires_at < now() END
           AND (agent_name IS NULL OR agent_name = p_agent)
@@ -105,7 +82,20 @@ BEGIN
         IF NOT FOUND THEN
             RETURN;
         END IF;
-        IF c.status <> 'pending' THEN
+        IF c.status = 'pending' THEN
+            -- Claim it where it lies: the lock keeps the row at that address, and this
+            -- statement's fresh snapshot sees the version locked (so it can't miss; if it
+            -- ever did, the next pass would look again).
+            UPDATE tasks
+            SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = p_agent, claimed_at = now(),
+                lease_seconds = p_lease_seconds, lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+                attempts = attempts + 1, process_id = NULL, updated = now()
+            WHERE ctid = c.ctid
+            RETURNING * INTO t;
+            EXIT WHEN FOUND;
+        ELSE
+            -- Its lease ran out: end that attempt, then look again (the lock is still
+            -- ours, so a requeued task is found again; one out of attempts has failed).
             PERFORM expire_task_lease(c.id);
         END IF;
     END LOOP;
