@@ -41,7 +41,7 @@ SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FR
 -- statement: one round trip and one commit for a worker's "done, next" loop. claim_task
 -- runs only when the completion applied (no row: it did not) and sees its effects (a
 -- dependent it unblocked is claimable). The next_* columns are NULL when nothing was
--- claimable.
+-- claimable. The holder comes last ($7), as in the other steps.
 SELECT c.id, c.status, c.attempts, c.max_attempts, c.run_after, c.lease_expires_at, c.error,
        n.id AS next_id, n.session_id AS next_session_id, n.title AS next_title,
        n.agent_name AS next_agent_name, n.task_type AS next_task_type, n.status AS next_status,
@@ -51,8 +51,8 @@ SELECT c.id, c.status, c.attempts, c.max_attempts, c.run_after, c.lease_expires_
        n.idempotency_key AS next_idempotency_key, n.claimed_by AS next_claimed_by, n.claimed_at AS next_claimed_at,
        n.lease_expires_at AS next_lease_expires_at, n.created_by AS next_created_by, n.created AS next_created,
        n.updated AS next_updated, n.finished_at AS next_finished_at, n.claim_token AS next_claim_token
-FROM complete_task($1, $2, $3, $4) c
-LEFT JOIN LATERAL claim_task(c.claimed_by, $5, $6, $7) n ON true;
+FROM complete_task($1, $2, $3, $7) c
+LEFT JOIN LATERAL claim_task(c.claimed_by, $4, $5, $6) n ON true;
 
 -- name: fail_task
 SELECT id, status, attempts, max_attempts, run_after, lease_expires_at, error FROM fail_task($1, $2, $3, $4, $5);

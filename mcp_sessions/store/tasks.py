@@ -115,27 +115,27 @@ async def claim(
 
 async def _claim_step(
     conn: asyncpg.Connection, verb: str, task_id: str, claim_token: str, holder: str | None, *args: Any,
-    model: type[TaskState] = TaskState,
-) -> Any:
-    """One step of a held claim through its SQL function (`<verb>_task`); when it did not
-    apply, say precisely why."""
-    row = await conn.fetchrow(Q[f"{verb}_task"], task_id, _token(claim_token), *args, holder)
+    query: str | None = None,
+) -> asyncpg.Record:
+    """One step of a held claim through its SQL function (`<verb>_task`, or `query`, whose
+    last parameter is the holder); when it did not apply, say precisely why."""
+    row = await conn.fetchrow(Q[query or f"{verb}_task"], task_id, _token(claim_token), *args, holder)
     if row is None:
         await _refuse(conn, task_id, claim_token, verb, holder)
-    return from_row(model, row)
+    return row
 
 
 async def heartbeat(
     conn: asyncpg.Connection, task_id: str, claim_token: str, lease_seconds: float | None = None,
     holder: str | None = None,
 ) -> TaskState:
-    return await _claim_step(conn, "heartbeat", task_id, claim_token, holder, lease_seconds)
+    return from_row(TaskState, await _claim_step(conn, "heartbeat", task_id, claim_token, holder, lease_seconds))
 
 
 async def start(
     conn: asyncpg.Connection, task_id: str, claim_token: str, process_id: int | None = None, holder: str | None = None
 ) -> TaskState:
-    return await _claim_step(conn, "start", task_id, claim_token, holder, process_id)
+    return from_row(TaskState, await _claim_step(conn, "start", task_id, claim_token, holder, process_id))
 
 
 async def complete(
@@ -147,13 +147,11 @@ async def complete(
     held it (filtered by session_id and task_types, as claim does), in the same statement:
     one round trip and one commit where complete-then-claim takes two of each."""
     if not claim_next:
-        return await _claim_step(conn, "complete", task_id, claim_token, holder, output_data, model=CompletedTask)
-    row = await conn.fetchrow(
-        Q["complete_task_claim_next"], task_id, _token(claim_token), output_data, holder,
-        session_id, task_types or None, float(lease_seconds),
+        return from_row(CompletedTask, await _claim_step(conn, "complete", task_id, claim_token, holder, output_data))
+    row = await _claim_step(
+        conn, "complete", task_id, claim_token, holder, output_data, session_id, task_types or None,
+        float(lease_seconds), query="complete_task_claim_next",
     )
-    if row is None:
-        await _refuse(conn, task_id, claim_token, "complete", holder)
     done, nxt = {}, {}
     for key, value in row.items():
         if key.startswith("next_"):
@@ -167,7 +165,7 @@ async def fail(
     conn: asyncpg.Connection, task_id: str, claim_token: str, error: str, retry: bool = True,
     holder: str | None = None,
 ) -> TaskState:
-    return await _claim_step(conn, "fail", task_id, claim_token, holder, error, retry)
+    return from_row(TaskState, await _claim_step(conn, "fail", task_id, claim_token, holder, error, retry))
 
 
 async def cancel(conn: asyncpg.Connection, task_id: str, reason: str, agent: str) -> Task:

@@ -133,12 +133,9 @@ def register(mcp: MCPServer) -> None:
         With claim_next, the next task (as claim_task would give it) comes back as next_task."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            if claim_next is None:
-                return await store.complete(conn, task_id, claim_token, output_data, app.authenticated)
             return await store.complete(
-                conn, task_id, claim_token, output_data, app.authenticated, claim_next=True,
-                session_id=claim_next.session_id, task_types=claim_next.task_types,
-                lease_seconds=claim_next.lease_seconds,
+                conn, task_id, claim_token, output_data, app.authenticated,
+                claim_next=claim_next is not None, **(claim_next.model_dump() if claim_next else {}),
             )
 
     @tool(mcp, CHANGE)
