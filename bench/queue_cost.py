@@ -33,42 +33,51 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# The floor's and tasks-bare's statements are queue_bench.py's own: both tools measure
+# the same thing.
+from queue_bench import BARE_CLAIM, BARE_DONE, FLOOR_CLAIM, FLOOR_DONE, FLOOR_SCHEMA  # noqa: E402
+
 from mcp_sessions import migrations  # noqa: E402
 from mcp_sessions.db import connect  # noqa: E402
 
-SEED = """\
-DROP TABLE IF EXISTS floor_jobs; \
-CREATE TABLE floor_jobs (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'todo', priority int NOT NULL DEFAULT 0); \
-CREATE INDEX floor_jobs_todo ON floor_jobs (priority DESC, id) WHERE status = 'todo'; \
-INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, {n}); \
+
+def one_line(sql: str) -> str:
+    """Single-user mode ends a statement at a newline."""
+    return " ".join(sql.split())
+
+
+# {n}: how many tasks to seed or to drain.
+SEED = f"""{one_line(FLOOR_SCHEMA)} INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, {{n}}); \
 TRUNCATE tasks CASCADE; \
 INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING; \
-INSERT INTO tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, {n});
+INSERT INTO tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, {{n}});
 VACUUM ANALYZE floor_jobs
 VACUUM ANALYZE tasks
 SET synchronous_commit = off
 """
 
-# One line each (single-user mode ends a statement at a newline). Each step commits on
-# its own, as a worker's would.
+
+def loop(declare: str, body: str, before: str = "") -> str:
+    """A DO block running body {n} times; each step commits on its own, as a worker's would."""
+    return f"DO $$ DECLARE {declare} BEGIN {before}FOR i IN 1..{{n}} LOOP {body} END LOOP; END $$"
+
+
+BARE_STEPS = (
+    one_line(BARE_CLAIM).replace("$1", "'a'") + " INTO j, k; COMMIT; "
+    + one_line(BARE_DONE).replace("$1", "j").replace("$2", "k") + "; COMMIT;"
+)
 LOOPS = {
-    "floor": """DO $$ DECLARE j bigint; BEGIN FOR i IN 1..{n} LOOP \
-UPDATE floor_jobs SET status = 'doing' WHERE id = (SELECT id FROM floor_jobs WHERE status = 'todo' \
-ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id INTO j; COMMIT; \
-UPDATE floor_jobs SET status = 'done' WHERE id = j; COMMIT; END LOOP; END $$""",
-    "tasks-bare": """DO $$ DECLARE j text; k uuid; BEGIN FOR i IN 1..{n} LOOP \
-UPDATE tasks SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = 'a', claimed_at = now(), \
-lease_expires_at = now() + interval '300 seconds', attempts = attempts + 1 WHERE id = (SELECT id FROM tasks \
-WHERE finished_at IS NULL AND blocked_by = 0 AND status = 'pending' AND run_after <= now() \
-ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, claim_token INTO j, k; COMMIT; \
-UPDATE tasks SET status = 'completed', output_data = '{{}}', claim_token = NULL, lease_expires_at = NULL, \
-finished_at = now() WHERE id = j AND claim_token = k; COMMIT; END LOOP; END $$""",
-    "store": """DO $$ DECLARE t tasks; BEGIN FOR i IN 1..{n} LOOP \
-SELECT * INTO t FROM claim_task('a', NULL, NULL, 300); COMMIT; \
-PERFORM id, status FROM complete_task(t.id, t.claim_token, '{{}}', NULL); COMMIT; END LOOP; END $$""",
-    "store+next": """DO $$ DECLARE t record; BEGIN SELECT id, claim_token INTO t FROM claim_task('a'); COMMIT; \
-FOR i IN 1..{n} LOOP SELECT x.id, x.claim_token INTO t FROM complete_task(t.id, t.claim_token, '{{}}', NULL) c \
-LEFT JOIN LATERAL claim_task(c.claimed_by, NULL, NULL, 300) x ON true; COMMIT; END LOOP; END $$""",
+    "floor": loop("j bigint;", one_line(FLOOR_CLAIM) + " INTO j; COMMIT; "
+                               + one_line(FLOOR_DONE).replace("$1", "j") + "; COMMIT;"),
+    "tasks-bare": loop("j text; k uuid;", BARE_STEPS),
+    "store": loop("t tasks;", "SELECT * INTO t FROM claim_task('a', NULL, NULL, 300); COMMIT; "
+                              "PERFORM id, status FROM complete_task(t.id, t.claim_token, '{}', NULL); COMMIT;"),
+    "store+next": loop(
+        "t record;",
+        "SELECT x.id, x.claim_token INTO t FROM complete_task(t.id, t.claim_token, '{}', NULL) c "
+        "LEFT JOIN LATERAL claim_task(c.claimed_by, NULL, NULL, 300) x ON true; COMMIT;",
+        before="SELECT id, claim_token INTO t FROM claim_task('a'); COMMIT; ",
+    ),
 }
 
 
@@ -112,7 +121,7 @@ def migrate(bin_dir: Path, data: Path, sockets: Path) -> None:
 
 def instructions(bin_dir: Path, data: Path, work: Path, system: str, n: int, seed: int) -> int:
     script = work / f"{system}.{n}.sql"
-    script.write_text(SEED.format(n=seed) + LOOPS[system].format(n=n) + "\n")
+    script.write_text(SEED.replace("{n}", str(seed)) + LOOPS[system].replace("{n}", str(n)) + "\n")
     out = work / f"callgrind.{system}.{n}"
     with script.open() as stdin:
         run = subprocess.run(
