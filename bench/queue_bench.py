@@ -475,17 +475,20 @@ async def main() -> None:
                     print(f"  {system:<14} workers={w:<3} {r.rate:8.0f} tasks/s  claim p50 {r.pct(.5):6.2f} ms  "
                           f"p99 {r.pct(.99):6.2f} ms", flush=True)
 
-        print("\n| system | workers | claim+complete /s | vs floor | claim p50 ms | claim p99 ms |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("\n| system | workers | claim+complete /s | vs floor | rounds' range | claim p50 ms | claim p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for w in worker_counts:
             floor = runs.get(("floor", w))
             for system in systems:
                 rs = runs[(system, w)]
                 rate = statistics.median(r.rate for r in rs)
-                # the ratio of each round to the floor of the same round, then the median
-                ratio = f"{statistics.median(r.rate / f.rate for r, f in zip(rs, floor)):.2f}" if floor else "-"
+                # the ratio of each round to the floor of the same round: the median, and
+                # the lowest and highest, which show how much this machine moved
+                ratios = sorted(r.rate / f.rate for r, f in zip(rs, floor)) if floor else []
+                ratio = f"{statistics.median(ratios):.2f}" if ratios else "-"
+                spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if ratios else "-"
                 pooled = Result(system, w, 0, 1.0, [x for r in rs for x in r.latencies])
-                print(f"| {system} | {w} | {rate:,.0f} | {ratio} | {pooled.pct(.5):.2f} | {pooled.pct(.99):.2f} |")
+                print(f"| {system} | {w} | {rate:,.0f} | {ratio} | {spread} | {pooled.pct(.5):.2f} | {pooled.pct(.99):.2f} |")
 
         if args.wake_rounds:
             lat = sorted(await wake_latency(dsn, args.wake_rounds))

@@ -12,6 +12,7 @@ same count on any machine, busy or not.
 
     python bench/queue_cost.py                       # PostgreSQL binaries from pg_config
     python bench/queue_cost.py --bindir /usr/lib/postgresql/15/bin --systems floor,store
+    python bench/queue_cost.py --held 16             # as under 16 workers: 16 tasks held throughout
 
 Needs valgrind and a PostgreSQL server installation (initdb, postgres). As root it runs
 the server as the `postgres` user. What it leaves out, by design: the protocol, the
@@ -81,6 +82,18 @@ LOOPS = {
 }
 
 
+# --held N: N tasks at the head of the queue are held by another agent for the whole
+# loop, as under N concurrent workers. A held task stays in tasks_claimable (its claim
+# was an in-place update, 0005), so every claim reads past it; the floor's claim takes
+# its row out of the floor's partial index.
+HOLD = {
+    "floor": "UPDATE floor_jobs SET status = 'doing' WHERE id <= {held}",
+    "tasks": "UPDATE tasks SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = 'other', "
+             "claimed_at = now(), lease_seconds = 3600, lease_expires_at = now() + interval '1 hour', attempts = 1 "
+             "WHERE seq IN (SELECT seq FROM tasks ORDER BY seq LIMIT {held})",
+}
+
+
 def as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
@@ -119,9 +132,10 @@ def migrate(bin_dir: Path, data: Path, sockets: Path) -> None:
                        check=True, capture_output=True)
 
 
-def instructions(bin_dir: Path, data: Path, work: Path, system: str, n: int, seed: int) -> int:
+def instructions(bin_dir: Path, data: Path, work: Path, system: str, n: int, seed: int, held: int = 0) -> int:
     script = work / f"{system}.{n}.sql"
-    script.write_text(SEED.replace("{n}", str(seed)) + LOOPS[system].replace("{n}", str(n)) + "\n")
+    hold = HOLD["floor" if system == "floor" else "tasks"].replace("{held}", str(held)) + "\n" if held else ""
+    script.write_text(SEED.replace("{n}", str(seed)) + hold + LOOPS[system].replace("{n}", str(n)) + "\n")
     out = work / f"callgrind.{system}.{n}"
     with script.open() as stdin:
         run = subprocess.run(
@@ -142,6 +156,9 @@ def main() -> None:
     parser.add_argument("--bindir", help="PostgreSQL server binaries (default: pg_config --bindir)")
     parser.add_argument("--systems", default=",".join(LOOPS), help=f"some of {','.join(LOOPS)}")
     parser.add_argument("--tasks", default="300,1300", help="the two loop lengths")
+    parser.add_argument("--held", type=int, default=0,
+                        help="tasks held by another agent at the head of the queue during the loop "
+                             "(what N concurrent workers hold at any moment)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
@@ -161,14 +178,16 @@ def main() -> None:
         migrate(bin_dir, data, work)
         version = subprocess.run([str(bin_dir / "postgres"), "--version"],
                                  capture_output=True, text=True, check=True).stdout.strip()
-        print(f"{version}; instructions per claim+complete, server side ({long} - {short} tasks)\n")
+        held = f", {args.held} tasks held by another agent throughout" if args.held else ""
+        print(f"{version}; instructions per claim+complete, server side ({long} - {short} tasks{held})\n")
         print("| system | instructions per task | vs floor |")
         print("|---|---:|---:|")
         floor = None
         for system in systems:
             started = time.perf_counter()
-            per_task = (instructions(bin_dir, data, work, system, long, long + 100)
-                        - instructions(bin_dir, data, work, system, short, long + 100)) / (long - short)
+            seed = long + 100 + args.held
+            per_task = (instructions(bin_dir, data, work, system, long, seed, args.held)
+                        - instructions(bin_dir, data, work, system, short, seed, args.held)) / (long - short)
             floor = per_task if system == "floor" else floor
             ratio = f"{per_task / floor:.2f}" if floor else "-"
             print(f"| {system} | {per_task:,.0f} | {ratio} |", flush=True)
