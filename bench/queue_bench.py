@@ -98,6 +98,18 @@ async def drain(workers: list[tuple[Claim, Complete]], expected: int) -> tuple[f
     return elapsed, latencies, done
 
 
+async def drain_on(
+    conns: list[asyncpg.Connection], pair: Callable[[asyncpg.Connection, int], tuple[Claim, Complete]], expected: int
+) -> tuple[float, list[float], int]:
+    """drain() with one worker per connection (pair(conn, index) gives its claim and
+    complete), closing the connections afterwards."""
+    try:
+        return await drain([pair(c, i) for i, c in enumerate(conns)], expected)
+    finally:
+        for c in conns:
+            await c.close()
+
+
 # -- floor -----------------------------------------------------------------------------
 
 FLOOR_SCHEMA = """
@@ -119,7 +131,7 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
     await admin.execute("VACUUM ANALYZE floor_jobs")
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
 
-    def pair(c: asyncpg.Connection) -> tuple[Claim, Complete]:
+    def pair(c: asyncpg.Connection, _: int) -> tuple[Claim, Complete]:
         async def claim() -> Any:
             return await c.fetchval(FLOOR_CLAIM)
 
@@ -129,10 +141,8 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
         return claim, complete
 
     try:
-        seconds, lat, done = await drain([pair(c) for c in conns], n)
+        seconds, lat, done = await drain_on(conns, pair, n)
     finally:
-        for c in conns:
-            await c.close()
         await admin.close()
     return Result("floor", w, done, seconds, lat)
 
@@ -156,20 +166,16 @@ async def run_tasks_bare(dsn: str, n: int, w: int) -> Result:
     await seed_store(dsn, n)
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
 
-    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+    def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
         async def claim() -> Any:
-            return await c.fetchrow(BARE_CLAIM, agent)
+            return await c.fetchrow(BARE_CLAIM, f"bench-{i}")
 
         async def complete(row: Any) -> None:
             await c.execute(BARE_DONE, row["id"], row["claim_token"])
 
         return claim, complete
 
-    try:
-        seconds, lat, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
-    finally:
-        for c in conns:
-            await c.close()
+    seconds, lat, done = await drain_on(conns, pair, n)
     return Result("tasks-bare", w, done, seconds, lat)
 
 
@@ -193,7 +199,9 @@ async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
     await seed_store(dsn, n)
     conns = [await connect(dsn) for _ in range(w)]
 
-    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+    def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
+        agent = f"bench-{i}"
+
         async def claim() -> Any:
             if transaction:
                 async with c.transaction():
@@ -209,11 +217,7 @@ async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
 
         return claim, complete
 
-    try:
-        seconds, lat, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
-    finally:
-        for c in conns:
-            await c.close()
+    seconds, lat, done = await drain_on(conns, pair, n)
     return Result("store+tx" if transaction else "store", w, done, seconds, lat)
 
 
@@ -225,7 +229,8 @@ async def run_store_next(dsn: str, n: int, w: int) -> Result:
     conns = [await connect(dsn) for _ in range(w)]
     latencies: list[float] = []
 
-    def pair(c: asyncpg.Connection, agent: str) -> tuple[Claim, Complete]:
+    def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
+        agent = f"bench-{i}"
         pending: list[Any] = []
 
         async def claim() -> Any:
@@ -245,11 +250,7 @@ async def run_store_next(dsn: str, n: int, w: int) -> Result:
 
         return claim, complete
 
-    try:
-        seconds, _, done = await drain([pair(c, f"bench-{i}") for i, c in enumerate(conns)], n)
-    finally:
-        for c in conns:
-            await c.close()
+    seconds, _, done = await drain_on(conns, pair, n)
     return Result("store+next", w, done, seconds, latencies)
 
 
@@ -319,7 +320,7 @@ async def run_pgqueuer(dsn: str, n: int, w: int) -> Result:
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
     entrypoints = {"bench": EntrypointExecutionParameter(concurrency_limit=0)}
 
-    def pair(c: asyncpg.Connection) -> tuple[Claim, Complete]:
+    def pair(c: asyncpg.Connection, _: int) -> tuple[Claim, Complete]:
         queries = Queries.from_asyncpg_connection(c)
         manager_id = uuid.uuid4()
 
@@ -335,11 +336,7 @@ async def run_pgqueuer(dsn: str, n: int, w: int) -> Result:
 
         return claim, complete
 
-    try:
-        seconds, lat, done = await drain([pair(c) for c in conns], n)
-    finally:
-        for c in conns:
-            await c.close()
+    seconds, lat, done = await drain_on(conns, pair, n)
     return Result("pgqueuer", w, done, seconds, lat)
 
 
