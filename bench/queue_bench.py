@@ -129,6 +129,7 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
     await admin.execute(FLOOR_SCHEMA)
     await admin.execute("INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, $1)", n)
     await admin.execute("VACUUM ANALYZE floor_jobs")
+    await admin.close()
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
 
     def pair(c: asyncpg.Connection, _: int) -> tuple[Claim, Complete]:
@@ -140,10 +141,7 @@ async def run_floor(dsn: str, n: int, w: int) -> Result:
 
         return claim, complete
 
-    try:
-        seconds, lat, done = await drain_on(conns, pair, n)
-    finally:
-        await admin.close()
+    seconds, lat, done = await drain_on(conns, pair, n)
     return Result("floor", w, done, seconds, lat)
 
 

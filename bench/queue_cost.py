@@ -88,9 +88,7 @@ LOOPS = {
 # its row out of the floor's partial index.
 HOLD = {
     "floor": "UPDATE floor_jobs SET status = 'doing' WHERE id <= {held}",
-    "tasks": "UPDATE tasks SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = 'other', "
-             "claimed_at = now(), lease_seconds = 3600, lease_expires_at = now() + interval '1 hour', attempts = 1 "
-             "WHERE seq IN (SELECT seq FROM tasks ORDER BY seq LIMIT {held})",
+    "tasks": "SELECT claim_task('other', NULL, NULL, 3600) FROM generate_series(1, {held})",
 }
 
 
