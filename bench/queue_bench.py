@@ -3,6 +3,9 @@ concurrent workers, side by side on one PostgreSQL, for
 
   floor          a bare asyncpg loop: SELECT ... FOR UPDATE SKIP LOCKED + UPDATE on a minimal table
   tasks-bare     the floor's two statements on mcp-sessions' own tasks table (its width and indexes)
+  split-bare     the same on a narrow claim table beside a copy of tasks (not run by default): the
+                 claim state in a table of its own, so the claim writes only that narrow row and the
+                 completion deletes it and updates the task in place; what a split schema would bound
   store          mcp-sessions' own claim path (store.tasks.claim / complete: the SQL functions)
   store+next     the store's worker loop: complete_task with claim_next, which completes a
                  task and claims the next in one statement (one round trip, one commit)
@@ -47,7 +50,7 @@ from mcp_sessions.db import _init_connection, connect  # noqa: E402
 from mcp_sessions.store import tasks as store  # noqa: E402
 from mcp_sessions.store.task_waiter import TaskWaiter  # noqa: E402
 
-SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer", "store+tx")
+SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer", "store+tx", "split-bare")
 DEFAULT_SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer")
 
 # Claim returns a job handle (or None when the queue is empty); complete finishes it.
@@ -175,6 +178,68 @@ async def run_tasks_bare(dsn: str, n: int, w: int) -> Result:
 
     seconds, lat, done = await drain_on(conns, pair, n)
     return Result("tasks-bare", w, done, seconds, lat)
+
+
+# -- the same on a narrow claim table ----------------------------------------------------
+
+# split_tasks: the task rows (a copy of tasks without the claim index, so a completion is
+# an in-place update); split_claims: one narrow row per unfinished task, holding the claim
+# state, in claim order. A claim updates its narrow row in place and reads the task's data;
+# a completion deletes the narrow row and finishes the task row.
+SPLIT_SCHEMA = """
+DROP TABLE IF EXISTS split_claims, split_tasks;
+CREATE TABLE split_tasks (LIKE tasks INCLUDING DEFAULTS INCLUDING IDENTITY) WITH (fillfactor = 80);
+ALTER TABLE split_tasks ADD PRIMARY KEY (id);
+CREATE INDEX ON split_tasks (session_id, created, id);
+CREATE UNIQUE INDEX ON split_tasks (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TRIGGER split_tasks_finished_activity AFTER UPDATE OF finished_at ON split_tasks
+    FOR EACH ROW EXECUTE FUNCTION touch_session_activity();
+CREATE TABLE split_claims (
+    task_id text PRIMARY KEY, priority int NOT NULL, seq bigint NOT NULL, status text NOT NULL DEFAULT 'pending',
+    run_after timestamptz NOT NULL DEFAULT now(), claim_token uuid, claimed_by text, claimed_at timestamptz,
+    lease_expires_at timestamptz, attempts int NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+CREATE INDEX split_claims_order ON split_claims (priority DESC, seq);
+"""
+SPLIT_CLAIM = """
+WITH c AS (
+    UPDATE split_claims SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = $1, claimed_at = now(),
+                            lease_expires_at = now() + interval '300 seconds', attempts = attempts + 1
+    WHERE task_id = (SELECT task_id FROM split_claims WHERE status = 'pending' AND run_after <= now()
+                     ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING task_id, claim_token)
+SELECT t.id, c.claim_token, t.title, t.input_data FROM c JOIN split_tasks t ON t.id = c.task_id"""
+SPLIT_DONE = """
+WITH d AS (DELETE FROM split_claims WHERE task_id = $1 AND claim_token = $2 RETURNING task_id)
+UPDATE split_tasks SET status = 'completed', output_data = '{}', finished_at = now() FROM d WHERE split_tasks.id = d.task_id"""
+
+
+async def run_split_bare(dsn: str, n: int, w: int) -> Result:
+    conn = await connect(dsn)
+    await conn.execute(SPLIT_SCHEMA)
+    await conn.execute(
+        "INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING"
+    )
+    await conn.execute(
+        "INSERT INTO split_tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, $1)", n
+    )
+    await conn.execute("INSERT INTO split_claims (task_id, priority, seq) SELECT id, priority, seq FROM split_tasks")
+    await conn.execute("VACUUM ANALYZE split_tasks")
+    await conn.execute("VACUUM ANALYZE split_claims")
+    await conn.close()
+    conns = [await asyncpg.connect(dsn) for _ in range(w)]
+
+    def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
+        async def claim() -> Any:
+            return await c.fetchrow(SPLIT_CLAIM, f"bench-{i}")
+
+        async def complete(row: Any) -> None:
+            await c.execute(SPLIT_DONE, row["id"], row["claim_token"])
+
+        return claim, complete
+
+    seconds, lat, done = await drain_on(conns, pair, n)
+    return Result("split-bare", w, done, seconds, lat)
 
 
 # -- mcp-sessions' store -------------------------------------------------------------
@@ -416,6 +481,8 @@ async def run_system(system: str, dsn: str, n: int, w: int) -> Result:
         return await run_floor(dsn, n, w)
     if system == "tasks-bare":
         return await run_tasks_bare(dsn, n, w)
+    if system == "split-bare":
+        return await run_split_bare(dsn, n, w)
     if system == "store+next":
         return await run_store_next(dsn, n, w)
     if system in ("store", "store+tx"):

@@ -1,0 +1,27 @@
+"""The queue benchmark runs as the README says, on the server under test: every system
+it runs by default without extras drains every task exactly once (it raises when a
+count is off), and the table names each. No timing is asserted: figures live in bench/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+SYSTEMS = ("floor", "tasks-bare", "split-bare", "store", "store+next", "store+tx")
+
+
+def test_queue_bench_drains_every_task_once_per_system(pg_server_dsn: str) -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "queue_bench.py"), "--tasks", "120", "--workers", "1,4",
+         "--rounds", "1", "--systems", ",".join(SYSTEMS), "--wake-rounds", "3"],
+        env={**os.environ, "DATABASE_URL": pg_server_dsn}, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = [line for line in run.stdout.splitlines() if line.startswith("| ") and "workers" not in line]
+    assert {(row.split("|")[1].strip(), row.split("|")[2].strip()) for row in table} == {
+        (system, w) for system in SYSTEMS for w in ("1", "4")
+    }
+    assert "wake-up of a waiting claimer" in run.stdout and "3 rounds" in run.stdout
