@@ -163,21 +163,27 @@ UPDATE tasks SET status = 'completed', output_data = '{}', claim_token = NULL, l
 WHERE id = $1 AND claim_token = $2"""
 
 
-async def run_tasks_bare(dsn: str, n: int, w: int) -> Result:
-    await seed_store(dsn, n)
+async def drain_bare(dsn: str, n: int, w: int, system: str, claim_sql: str, done_sql: str) -> Result:
+    """w workers, each running claim_sql (given its name; returns id and claim_token)
+    and then done_sql (given that id and token) until the queue is empty."""
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
 
     def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
         async def claim() -> Any:
-            return await c.fetchrow(BARE_CLAIM, f"bench-{i}")
+            return await c.fetchrow(claim_sql, f"bench-{i}")
 
         async def complete(row: Any) -> None:
-            await c.execute(BARE_DONE, row["id"], row["claim_token"])
+            await c.execute(done_sql, row["id"], row["claim_token"])
 
         return claim, complete
 
     seconds, lat, done = await drain_on(conns, pair, n)
-    return Result("tasks-bare", w, done, seconds, lat)
+    return Result(system, w, done, seconds, lat)
+
+
+async def run_tasks_bare(dsn: str, n: int, w: int) -> Result:
+    await seed_store(dsn, n)
+    return await drain_bare(dsn, n, w, "tasks-bare", BARE_CLAIM, BARE_DONE)
 
 
 # -- the same on a narrow claim table ----------------------------------------------------
@@ -227,19 +233,7 @@ async def run_split_bare(dsn: str, n: int, w: int) -> Result:
     await conn.execute("VACUUM ANALYZE split_tasks")
     await conn.execute("VACUUM ANALYZE split_claims")
     await conn.close()
-    conns = [await asyncpg.connect(dsn) for _ in range(w)]
-
-    def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
-        async def claim() -> Any:
-            return await c.fetchrow(SPLIT_CLAIM, f"bench-{i}")
-
-        async def complete(row: Any) -> None:
-            await c.execute(SPLIT_DONE, row["id"], row["claim_token"])
-
-        return claim, complete
-
-    seconds, lat, done = await drain_on(conns, pair, n)
-    return Result("split-bare", w, done, seconds, lat)
+    return await drain_bare(dsn, n, w, "split-bare", SPLIT_CLAIM, SPLIT_DONE)
 
 
 # -- mcp-sessions' store -------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The queue benchmark runs as the README says, on the server under test: every system
-it runs by default without extras drains every task exactly once (it raises when a
-count is off), and the table names each. No timing is asserted: figures live in bench/."""
+"""The queue benchmark runs as the README says, on the server under test: each system
+that needs no extras drains its queue with every task claimed exactly once (the bench
+raises when the count is off), and the table names each. No timing is asserted:
+figures live in bench/."""
 
 from __future__ import annotations
 
