@@ -125,12 +125,13 @@ UPDATE floor_jobs SET status = 'doing' WHERE id = (
     SELECT id FROM floor_jobs WHERE status = 'todo' ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED
 ) RETURNING id"""
 FLOOR_DONE = "UPDATE floor_jobs SET status = 'done' WHERE id = $1"
+FLOOR_SEED = "INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, $1)"
 
 
 async def run_floor(dsn: str, n: int, w: int) -> Result:
     admin = await asyncpg.connect(dsn)
     await admin.execute(FLOOR_SCHEMA)
-    await admin.execute("INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, $1)", n)
+    await admin.execute(FLOOR_SEED, n)
     await admin.execute("VACUUM ANALYZE floor_jobs")
     await admin.close()
     conns = [await asyncpg.connect(dsn) for _ in range(w)]
@@ -223,14 +224,10 @@ UPDATE split_tasks SET status = 'completed', output_data = '{}', finished_at = n
 async def run_split_bare(dsn: str, n: int, w: int) -> Result:
     conn = await connect(dsn)
     await conn.execute(SPLIT_SCHEMA)
-    await conn.execute(
-        "INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING"
-    )
-    await conn.execute(
-        "INSERT INTO split_tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, $1)", n
-    )
+    await conn.close()
+    await seed_store(dsn, n, table="split_tasks")
+    conn = await connect(dsn)
     await conn.execute("INSERT INTO split_claims (task_id, priority, seq) SELECT id, priority, seq FROM split_tasks")
-    await conn.execute("VACUUM ANALYZE split_tasks")
     await conn.execute("VACUUM ANALYZE split_claims")
     await conn.close()
     return await drain_bare(dsn, n, w, "split-bare", SPLIT_CLAIM, SPLIT_DONE)
@@ -239,16 +236,18 @@ async def run_split_bare(dsn: str, n: int, w: int) -> Result:
 # -- mcp-sessions' store -------------------------------------------------------------
 
 
-async def seed_store(dsn: str, n: int) -> None:
+SEED_SESSION = "INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING"
+# {table}: tasks, or split-bare's copy of it
+SEED_TASKS = "INSERT INTO {table} (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, $1)"
+
+
+async def seed_store(dsn: str, n: int, table: str = "tasks") -> None:
+    """n pending tasks of one session in table (emptied first), vacuumed and analyzed."""
     conn = await connect(dsn)
-    await conn.execute("TRUNCATE tasks CASCADE")
-    await conn.execute(
-        "INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING"
-    )
-    await conn.execute(
-        "INSERT INTO tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, $1)", n
-    )
-    await conn.execute("VACUUM ANALYZE tasks")
+    await conn.execute(f"TRUNCATE {table} CASCADE")
+    await conn.execute(SEED_SESSION)
+    await conn.execute(SEED_TASKS.format(table=table), n)
+    await conn.execute(f"VACUUM ANALYZE {table}")
     await conn.close()
 
 

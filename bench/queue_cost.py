@@ -34,9 +34,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# The floor's and tasks-bare's statements are queue_bench.py's own: both tools measure
-# the same thing.
-from queue_bench import BARE_CLAIM, BARE_DONE, FLOOR_CLAIM, FLOOR_DONE, FLOOR_SCHEMA  # noqa: E402
+# The floor's and tasks-bare's statements, and the seeding, are queue_bench.py's own:
+# both tools measure the same thing.
+from queue_bench import (  # noqa: E402
+    BARE_CLAIM,
+    BARE_DONE,
+    FLOOR_CLAIM,
+    FLOOR_DONE,
+    FLOOR_SCHEMA,
+    FLOOR_SEED,
+    SEED_SESSION,
+    SEED_TASKS,
+)
 
 from mcp_sessions import migrations  # noqa: E402
 from mcp_sessions.db import connect  # noqa: E402
@@ -48,14 +57,10 @@ def one_line(sql: str) -> str:
 
 
 # {n}: how many tasks to seed or to drain.
-SEED = f"""{one_line(FLOOR_SCHEMA)} INSERT INTO floor_jobs (priority) SELECT 0 FROM generate_series(1, {{n}}); \
-TRUNCATE tasks CASCADE; \
-INSERT INTO sessions (id, title, created_by) VALUES ('bench', 'bench', 'bench') ON CONFLICT DO NOTHING; \
-INSERT INTO tasks (session_id, task_type, created_by) SELECT 'bench', 'code', 'bench' FROM generate_series(1, {{n}});
-VACUUM ANALYZE floor_jobs
-VACUUM ANALYZE tasks
-SET synchronous_commit = off
-"""
+SEED = (
+    f"{one_line(FLOOR_SCHEMA)} {FLOOR_SEED}; TRUNCATE tasks CASCADE; {SEED_SESSION}; {SEED_TASKS.format(table='tasks')};\n"
+    "VACUUM ANALYZE floor_jobs\nVACUUM ANALYZE tasks\nSET synchronous_commit = off\n"
+).replace("$1", "{n}")
 
 
 def loop(declare: str, body: str, before: str = "") -> str:

@@ -345,7 +345,7 @@ async def test_complete_with_claim_next_hands_over_the_next_task(client, sid, co
     # the handed-over claim works like any other, and an empty queue hands over nothing
     last = await call(client, "complete_task", task_id=nxt["id"], claim_token=nxt["claim_token"], claim_next={})
     assert last["status"] == "completed" and last["next_task"] is None
-    # without claim_next the answer has no next task
+    # the first completion kept its output
     assert (await call(client, "get_task", task_id=first["id"]))["output_data"] == {"ok": 1}
 
 
