@@ -65,16 +65,20 @@ class App:
         Claim-token operations should also require claimed_by = this when it is set."""
         return authenticated_agent.get()
 
-    def claimant(self, requested: str | None) -> str:
-        """The agent a claim/heartbeat/completion is made as. Over stdio a process may act
-        for another agent name; an authenticated (HTTP) identity may not."""
+    def only_self(self, requested: str | None, parameter: str) -> str:
+        """The agent a call acts as or on (a claim's holder, a registry entry). Over stdio a
+        process may name another agent; an authenticated (HTTP) caller may name only itself."""
         authenticated = authenticated_agent.get()
         if authenticated is not None and requested not in (None, authenticated):
             raise InvalidInput(
-                f"agent_name {requested!r} is not you: your token authenticates you as {authenticated!r}, "
-                "and you can only act as yourself (omit agent_name)"
+                f"{parameter} {requested!r} is not you: your token authenticates you as {authenticated!r}, "
+                f"and you can only act as yourself ({parameter}={authenticated!r}, or omit it where it is optional)"
             )
         return requested or self.agent
+
+    def claimant(self, requested: str | None) -> str:
+        """The agent a claim/heartbeat/completion is made as."""
+        return self.only_self(requested, "agent_name")
 
     @asynccontextmanager
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:

@@ -23,8 +23,11 @@ def register(mcp: MCPServer) -> None:
         capabilities: Annotated[list[AnyJson], Field(max_length=100)] = [],
         status: AgentStatus = "available",
     ) -> Agent:
-        """Add an agent to the registry, or update it."""
-        async with app_of(ctx).transaction() as conn:
+        """Add an agent to the registry, or update it. Over HTTP, only your own entry (the
+        agent your token names)."""
+        app = app_of(ctx)
+        app.only_self(name, "name")
+        async with app.transaction() as conn:
             return await store.register(
                 conn, name=name, type=type, command=command, capabilities=capabilities, status=status
             )
