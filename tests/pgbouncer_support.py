@@ -111,7 +111,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     route = _bouncer.route
     for mod in _conftests():
         make_settings, server_params = mod.make_settings, mod.server_params
-        # The LISTEN connection that wakes waiting claimers stays direct, as the README says to configure it.
+        # The LISTEN connection that wakes waiting claimers stays direct, as docs/operations.md says to configure it.
         mod.make_settings = lambda url, *a, _f=make_settings, **k: _f(route(url), *a, **{"listen_database_url": url, **k})
         # stdio servers get only the environment they are given: pass the PgBouncer setting on.
         mod.server_params = lambda url, *a, _f=server_params, **k: _f(

@@ -1,4 +1,4 @@
-"""The queue benchmark runs as the README says, on the server under test: each system
+"""The queue benchmark runs as docs/queue.md says, on the server under test: each system
 that needs no extras drains its queue with every task claimed exactly once (the bench
 raises when the count is off), and the table names each. No timing is asserted:
 figures live in bench/."""

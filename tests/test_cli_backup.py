@@ -1,4 +1,4 @@
-"""The restore drill the README's backup section promises: pg_dump a live database,
+"""The restore drill docs/cli.md's backup section promises: pg_dump a live database,
 pg_restore it into a new one, and a server on the copy sees and serves the same data."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's least-privilege SQL, run verbatim: the server works under that role
+"""The least-privilege SQL of docs/http.md, run verbatim: the server works under that role
 (tools, token checks) and the role cannot change the schema or mint tokens."""
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from tests.conftest import REPO, call, make_settings
 
 
 def readme_sql() -> str:
-    text = (REPO / "README.md").read_text()
-    http = text[text.index("<!-- section:http -->"):text.index("<!-- /section:http -->")]
+    http = (REPO / "docs" / "http.md").read_text()
     return re.search(r"```sql\n(-- least-privilege role.*?)```", http, re.S)[1]
 
 

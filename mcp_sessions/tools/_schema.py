@@ -30,7 +30,7 @@ def _slim(schema: Any, output: bool = False) -> Any:
         if key == "additionalProperties" and _slim(value, output) == {}:
             continue  # any value is the default
         if output and key in ("description", "format", "$defs", "enum"):
-            continue  # results are described in the README; nested models stay "object"
+            continue  # results are described in docs/tools.md; nested models stay "object"
         if key == "minLength" and value == 1:
             continue  # ids and texts are never empty; the error says so if one is
         if key == "default" and value is None:
