@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     """Every knob of the server. Environment variables use the MCP_SESSIONS_ prefix,
     except DATABASE_URL and STORAGE_BACKEND, which keep their conventional names."""
 
-    model_config = SettingsConfigDict(env_prefix="MCP_SESSIONS_", extra="ignore")
+    # env_ignore_empty: `VAR=` (as .env.example ships, sourced with `set -a; . ./.env`) means the default
+    model_config = SettingsConfigDict(env_prefix="MCP_SESSIONS_", extra="ignore", env_ignore_empty=True)
 
     database_url: str | None = Field(
         default=None,

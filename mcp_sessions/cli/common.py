@@ -11,6 +11,7 @@ from typing import Any, Awaitable
 
 from pydantic import ValidationError
 
+from mcp_sessions.cli.settings_errors import settings_error
 from mcp_sessions.config import Settings
 
 
@@ -18,8 +19,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        print(f"mcp-sessions: bad configuration: {messages}", file=sys.stderr)
+        print(f"mcp-sessions: bad configuration: {settings_error(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
