@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     log_format: Literal["plain", "json"] = Field(default="plain", description="stderr logs: plain text or JSON lines.")
     http_host: str = Field(default="127.0.0.1", description="HTTP transport: address to bind (loopback by default).")
     http_port: int = Field(default=8765, ge=0, le=65535, description="HTTP transport: port.")
+    http_workers: int = Field(
+        default=1, ge=1, le=64, description="HTTP transport: server processes sharing the port (serve --workers)."
+    )
     http_auth: Literal["token", "none"] = Field(
         default="token", description="HTTP transport: 'token' (per-agent bearer tokens) or 'none' (loopback only)."
     )

@@ -79,10 +79,12 @@ async def _lines(process: anyio.abc.Process) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def http_client(url: str, token: str | None) -> AsyncIterator[Client]:
+async def http_client(url: str, token: str | None, mode: str = "auto") -> AsyncIterator[Client]:
+    """mode: "auto" (the 2026-07-28 per-request protocol where the server offers it) or
+    "legacy" (the initialize handshake)."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     async with create_mcp_http_client(headers=headers) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import socket
 import sys
 
@@ -18,6 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     p.add_argument("--host", help="HTTP: address to bind (default 127.0.0.1, MCP_SESSIONS_HTTP_HOST)")
     p.add_argument("--port", type=int, help="HTTP: port (default 8765, MCP_SESSIONS_HTTP_PORT; 0 picks a free one)")
+    p.add_argument(
+        "--workers", type=int, metavar="N",
+        help="HTTP: server processes sharing the port (default 1, MCP_SESSIONS_HTTP_WORKERS); any of them answers any request",
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -25,7 +31,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings)
     if args.transport == "http":
-        return _serve_http(settings, args.host or settings.http_host, settings.http_port if args.port is None else args.port)
+        workers = settings.http_workers if args.workers is None else args.workers
+        if not 1 <= workers <= 64:
+            print("mcp-sessions: --workers must be 1-64", file=sys.stderr)
+            return 2
+        port = settings.http_port if args.port is None else args.port
+        return _serve_http(settings, args.host or settings.http_host, port, workers)
     from mcp_sessions.server import create_server
 
     try:
@@ -63,7 +74,7 @@ def _report_start_failure(exc: BaseException, settings: Settings) -> int:
     return 1
 
 
-def _serve_http(settings: Settings, host: str, port: int) -> int:
+def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from mcp_sessions.http import check_bind, create_http_app
@@ -74,23 +85,65 @@ def _serve_http(settings: Settings, host: str, port: int) -> int:
     except BindRefused as exc:
         print(f"mcp-sessions: {exc}", file=sys.stderr)
         return 2
-    # Bind first so the address printed is the real one (port 0 picks a free port).
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(2048)  # clients that connect while the pool opens wait in the backlog
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        # One line, not a traceback: the usual cause is another server on that port.
+        hint = "another server is listening there; stop it or pick another --port" if exc.errno == errno.EADDRINUSE else ""
+        print(f"mcp-sessions: cannot listen on {host}:{port}: {exc.strerror or exc}{'; ' + hint if hint else ''}",
+              file=sys.stderr)
+        return 1
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    config = uvicorn.Config(
-        create_http_app(settings, host=host),
+    common = dict(
         log_config=None,  # our handlers: stderr, plain or JSON
         access_log=False,  # tool calls are logged by the tool layer, with agent and outcome
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
     # At WARNING so the address shows even with MCP_SESSIONS_LOG_LEVEL=WARNING.
-    log.warning("serving MCP over HTTP at http://%s:%d%s (auth: %s)", shown, bound_port, MCP_PATH, settings.http_auth)
-    server.run(sockets=[sock])
-    return 0
+    log.warning(
+        "serving MCP over HTTP at http://%s:%d%s (auth: %s, %d %s)", shown, bound_port, MCP_PATH, settings.http_auth,
+        workers, "process" if workers == 1 else "processes",
+    )
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(create_http_app(settings, host=host), **common))
+        server.run(sockets=[sock])
+        return 0 if server.started else 1
+    return _serve_workers(uvicorn, host, sock, workers, common)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here, before any worker starts, so the address printed is the real one (port 0
+    picks a free port) and every worker accepts from this one socket."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    # SO_REUSEADDR only skips TIME_WAIT; a second server on a port in use still fails.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)  # clients that connect while the pools open wait in the backlog
+    return sock
+
+
+def _serve_workers(uvicorn, host: str, sock: socket.socket, workers: int, common: dict) -> int:  # noqa: ANN001
+    """N worker processes accepting from one socket (uvicorn's supervisor restarts a worker
+    that dies). Each worker has its own pool and LISTEN connection; since the HTTP transport
+    is stateless, any worker answers any request."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    # Workers are spawned, not forked: they build the app from the environment.
+    os.environ["MCP_SESSIONS_HTTP_HOST"] = host
+    config = uvicorn.Config(
+        "mcp_sessions.http.app:app_from_environment", factory=True, workers=workers,
+        # A busy worker answers the supervisor's ping late; only a hung one should be replaced.
+        timeout_worker_healthcheck=30, **common,
+    )
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    # A worker that could not start (database, schema) stops them all; its log says why.
+    return 1 if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes) else 0

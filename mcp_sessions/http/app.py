@@ -79,7 +79,20 @@ def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(await runtime.metrics.render(runtime.app), media_type="text/plain; version=0.0.4")
 
-    asgi = mcp.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    # Stateless with JSON responses: no MCP session lives in a process, so any process
+    # (of `--workers N`, or behind a load balancer) answers any request, from clients of
+    # the 2026-07-28 per-request protocol and of the initialize handshake alike.
+    asgi = mcp.streamable_http_app(streamable_http_path=MCP_PATH, host=host, stateless_http=True, json_response=True)
     if settings.http_auth == "none":
         return asgi
     return TokenAuth(asgi, lambda: runtime.app, public=PUBLIC_PATHS, on_refusal=runtime.metrics.refused)
+
+
+def app_from_environment() -> ASGIApp:
+    """The app of one `serve --workers N` worker: a spawned process that reads its settings
+    (and the bind address the parent chose, MCP_SESSIONS_HTTP_HOST) from the environment."""
+    from mcp_sessions.cli.common import load_settings, setup_logging
+
+    settings = load_settings()
+    setup_logging(settings)
+    return create_http_app(settings, host=settings.http_host)
