@@ -21,8 +21,8 @@ defaults
     mode http
     timeout connect 5s
     # Longer than the longest claim_task(wait_seconds) a client may ask for.
-    timeout client 120s
-    timeout server 120s
+    timeout client 330s
+    timeout server 330s
 frontend mcp
     bind 127.0.0.1:{port}
     default_backend servers
