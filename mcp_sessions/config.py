@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     pool_idle_timeout: float = Field(
         default=300.0, ge=0, description="Seconds an idle pooled connection lives before it is closed; 0: forever."
     )
+    event_retention_days: int = Field(
+        default=30, ge=1, le=36500, description="Days the event feed keeps events; older cursors must catch_up."
+    )
     search_config: str = Field(default="english", description="PostgreSQL text search configuration.")
     log_level: str = Field(default="INFO")
     log_format: Literal["plain", "json"] = Field(default="plain", description="stderr logs: plain text or JSON lines.")

@@ -14,6 +14,7 @@ from mcp_sessions.config import Settings
 from mcp_sessions.db import open_pool, resolve_dsn
 from mcp_sessions.errors import SessionsError
 from mcp_sessions.store import search as search_store
+from mcp_sessions.store.event_waiter import EventWaiter
 from mcp_sessions.store.task_waiter import TaskWaiter
 from mcp_sessions.tools import register_all
 from mcp_sessions.tools._base import App
@@ -58,12 +59,15 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
                 await search_store.ensure_config(conn, settings.search_config)
             waiter = TaskWaiter(pool, lambda: _listen_dsn(settings))
             await waiter.start()
+            event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
+            await event_waiter.start()
             try:
-                app = App(pool=pool, settings=settings, waiter=waiter)
+                app = App(pool=pool, settings=settings, waiter=waiter, events=event_waiter)
                 if on_start is not None:
                     on_start(app)
                 yield app
             finally:
+                await event_waiter.stop()
                 await waiter.stop()
 
     mcp = SessionsServer(

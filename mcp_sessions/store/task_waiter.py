@@ -1,7 +1,9 @@
 """Long-poll claims woken by LISTEN/NOTIFY, and the periodic sweep of expired leases.
 
 One TaskWaiter per server process owns one dedicated connection (not from the pool)
-that LISTENs on a channel of this process's own. A claimer with nothing to claim
+that LISTENs on a channel of this process's own. It is the process's only LISTEN
+connection: other waiters (the event feed's, store/event_waiter.py) add handlers for the
+payloads that are not a claimer's, and are told when it reconnects. A claimer with nothing to claim
 registers a row in task_waiters and waits on a local event; whoever makes a task
 claimable (the insert trigger, a completion that unblocks a dependent, a requeue, a
 recovered lease) deletes one matching waiter row per task and NOTIFYs that waiter's
@@ -55,6 +57,10 @@ class TaskWaiter:
         self._tasks: list[asyncio.Task[None]] = []
         self._reconnect = asyncio.Event()
         self._closing = False
+        # Other users of this connection: payloads that name no claimer, and reconnects
+        # (after which anything may have been missed).
+        self.on_payload: list[Callable[[str], None]] = []
+        self.on_reconnect: list[Callable[[], None]] = []
 
     # Lifecycle ---------------------------------------------------------------------
 
@@ -134,10 +140,15 @@ class TaskWaiter:
         event = self._events.get(payload)
         if event is not None:
             event.set()
+            return
+        for handler in self.on_payload:
+            handler(payload)
 
     def _wake_all(self) -> None:
         for event in self._events.values():
             event.set()
+        for handler in self.on_reconnect:
+            handler()
 
     # The periodic sweep --------------------------------------------------------------
 

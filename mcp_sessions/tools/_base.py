@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from mcp_sessions.config import Settings
 from mcp_sessions.errors import InvalidInput, SessionsError, Unavailable
 from mcp_sessions.store.errors import translate_errors
+from mcp_sessions.store.event_waiter import EventWaiter
 from mcp_sessions.store.task_waiter import TaskWaiter
 
 log = logging.getLogger("mcp_sessions.tools")
@@ -52,6 +53,8 @@ class App:
     settings: Settings
     # Long-poll claims and the lease sweep (store/task_waiter.py); None: no waiting.
     waiter: TaskWaiter | None = None
+    # Waiting for events (store/event_waiter.py), on the waiter's LISTEN connection.
+    events: EventWaiter | None = None
     on_call: Callable[[CallRecord], None] | None = None  # the HTTP transport's metrics
 
     @property

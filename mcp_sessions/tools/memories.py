@@ -11,6 +11,7 @@ from pydantic import Field
 from mcp_sessions.errors import InvalidInput
 from mcp_sessions.models import Forgotten, Memory, MemoryPage, MemoryType
 from mcp_sessions.store import memories as store
+from mcp_sessions.store.events import set_actor
 from mcp_sessions.tools._base import DELETE, READ, UPSERT, app_of, tool
 from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
 
@@ -66,5 +67,7 @@ def register(mcp: MCPServer) -> None:
     @tool(mcp, DELETE)
     async def forget(session_id: Identifier, key: Identifier, ctx: Context) -> Forgotten:
         """Delete the memory under a key."""
-        async with app_of(ctx).transaction() as conn:
+        app = app_of(ctx)
+        async with app.transaction() as conn:
+            await set_actor(conn, app.agent)  # the memory.forgotten event names who forgot it
             return await store.forget(conn, session_id, key)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mcp_sessions.models import SessionPage, SessionStatus, SessionSummary
 from mcp_sessions.store import sessions as store
+from mcp_sessions.store.events import set_actor
 from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
 from mcp_sessions.validation import Cursor, Identifier, JsonObject, Limit, Text
 
@@ -59,7 +60,9 @@ def register(mcp: MCPServer) -> None:
         metadata: Annotated[JsonObject | None, Field(description="Merged in; a key set to null is removed.")] = None,
     ) -> SessionSummary:
         """Rename a session, change its status, add participants, or merge metadata."""
-        async with app_of(ctx).transaction() as conn:
+        app = app_of(ctx)
+        async with app.transaction() as conn:
+            await set_actor(conn, app.agent)  # the session.updated event names who changed it
             return await store.update(
                 conn, session_id, title=title, status=status, add_participants=add_participants, metadata=metadata
             )
