@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(
         default=30, ge=1, le=36500, description="Days the event feed keeps events; older cursors must catch_up."
     )
+    sweep_seconds: float = Field(
+        default=15.0, gt=0, le=3600,
+        description="How often each server recovers expired leases and creates due scheduled tasks (jittered +-50%).",
+    )
     search_config: str = Field(default="english", description="PostgreSQL text search configuration.")
     log_level: str = Field(default="INFO")
     log_format: Literal["plain", "json"] = Field(default="plain", description="stderr logs: plain text or JSON lines.")

@@ -57,7 +57,7 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
         async with open_pool(settings) as pool:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
-            waiter = TaskWaiter(pool, lambda: _listen_dsn(settings))
+            waiter = TaskWaiter(pool, lambda: _listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
             await waiter.start()
             event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
             await event_waiter.start()

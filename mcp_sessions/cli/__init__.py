@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 
 from mcp_sessions import __version__
-from mcp_sessions.cli import agents, archive, db, import_json, search, serve, sessions, tasks, tokens, watch
+from mcp_sessions.cli import (
+    agents, archive, db, import_json, schedules, search, serve, sessions, tasks, tokens, watch,
+)
 
-COMMANDS = [serve, db, sessions, tasks, agents, search, watch, archive, import_json, tokens]
+COMMANDS = [serve, db, sessions, tasks, agents, search, watch, archive, import_json, tokens, schedules]
 
 
 def build_parser() -> argparse.ArgumentParser:

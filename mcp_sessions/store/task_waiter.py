@@ -27,12 +27,12 @@ import asyncpg
 
 from mcp_sessions.models import ClaimResult
 from mcp_sessions.sql import QUERIES as Q
-from mcp_sessions.store import tasks
+from mcp_sessions.store import schedules, tasks
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0  # the fallback: how long a waiter sleeps without a wake-up
-SWEEP_SECONDS = 15.0  # recovery of expired leases, jittered so servers don't align
+SWEEP_SECONDS = 15.0  # recovery of expired leases and due schedules, jittered so servers don't align
 PING_SECONDS = 30.0  # how often an idle LISTEN connection is checked
 
 Claim = Callable[[], Awaitable[ClaimResult]]
@@ -159,8 +159,12 @@ class TaskWaiter:
                 async with self._pool.acquire() as conn:
                     recovered = await tasks.recover_expired(conn, 1000)
                     await conn.execute(Q["sweep_waiters"])
+                    # Recurring tasks: each due occurrence once, whichever server gets there first.
+                    scheduled = await schedules.sweep(conn)
                 if recovered:
                     log.info("recovered %d tasks whose lease ran out", recovered)
+                if scheduled:
+                    log.info("created %d scheduled tasks", scheduled)
             except Exception as exc:  # noqa: BLE001 - the next sweep tries again
                 log.warning("lease sweep failed: %s", exc)
 

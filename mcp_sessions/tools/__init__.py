@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_sessions.tools import agents, artifacts, chunks, events, memories, search, sessions, tasks
+from mcp_sessions.tools import agents, artifacts, chunks, events, memories, schedules, search, sessions, tasks
 from mcp_sessions.tools._schema import slim_schemas
 
-DOMAINS = (sessions, chunks, memories, tasks, artifacts, agents, search, events)
+DOMAINS = (sessions, chunks, memories, tasks, artifacts, agents, search, events, schedules)
 
 
 def register_all(mcp: MCPServer) -> None:
