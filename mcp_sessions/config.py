@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the embedded PostgreSQL lives.")
     max_content_bytes: int = Field(default=32 * MIB, ge=1024, description="Largest chunk or artifact content.")
     max_memory_bytes: int = Field(default=64 * 1024, ge=256, description="Largest memory content (JSON).")
+    max_json_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Largest JSON field (metadata, input_data, output_data, "
+        "extracted_items, capabilities), as compact UTF-8 JSON.",
+    )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     listen_database_url: str | None = Field(

@@ -17,8 +17,8 @@ from mcp_sessions.store import search as search_store
 from mcp_sessions.store.event_waiter import EventWaiter
 from mcp_sessions.store.task_waiter import TaskWaiter
 from mcp_sessions.tools import register_all
+from mcp_sessions.tools._arguments import describe, exact_arguments
 from mcp_sessions.tools._base import App
-from mcp_sessions.tools._errors import describe
 
 INSTRUCTIONS = """\
 A workspace shared with other agents. Start with list_sessions or get_session; store
@@ -27,7 +27,19 @@ hand work over with create_task / claim_task; find anything with search."""
 
 
 class SessionsServer(MCPServer):
-    """MCPServer whose argument errors read like our other tool errors."""
+    """MCPServer whose tools take their arguments exactly as sent (tools/_arguments.py),
+    and whose argument errors read like our other tool errors."""
+
+    def __init__(self, *args: Any, limits: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._limits = limits or {}  # validation context: the settings argument types read
+        super().__init__(*args, **kwargs)
+
+    def add_tool(self, fn: Callable[..., Any], name: str | None = None, **kwargs: Any) -> None:
+        # Every tool, however it is registered (our tool() decorator, @mcp.tool(), later code).
+        super().add_tool(fn, name=name, **kwargs)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        if tool is not None:
+            tool.fn_metadata = exact_arguments(tool.fn_metadata, self._limits)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:
@@ -35,7 +47,8 @@ class SessionsServer(MCPServer):
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
-                raise ToolError(describe(name, cause)) from cause
+                tool = self._tool_manager.get_tool(name)
+                raise ToolError(describe(name, cause, tool.fn_metadata.arg_model if tool else None)) from cause
             while cause is not None and not isinstance(cause, SessionsError):
                 cause = cause.__cause__
             if cause is not None:
@@ -76,6 +89,7 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level.upper(),
+        limits={"max_json_bytes": settings.max_json_bytes},
     )
     register_all(mcp)
     return mcp

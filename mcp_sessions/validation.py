@@ -10,16 +10,26 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationInfo
 
 from mcp_sessions.errors import InvalidInput
 
 MAX_JSON_DEPTH = 64
-# Any JSON parameter (metadata, input_data, output_data, extracted_items, ...): big
-# enough for structured results, small enough that a page of 50 rows stays readable.
-# Larger material belongs in a chunk or an artifact. Memory content has its own setting.
-MAX_JSON_BYTES = 256 * 1024
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
+# Each JSON field (metadata, input_data, output_data, extracted_items, capabilities):
+# big enough for structured results, small enough that any listing page stays under
+# 100 KB. Larger material belongs in a chunk or an artifact. The setting
+# MCP_SESSIONS_MAX_JSON_BYTES changes it (the tools pass it as validation context);
+# memory content has its own setting.
+MAX_JSON_BYTES = 64 * 1024
+# fullmatch, not `$`: `$` also matches before a trailing newline ("S\n" beside "S").
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]*")
+
+
+class ArgumentModel(BaseModel):
+    """Base of every object a tool takes as a parameter: unknown fields are refused
+    (tools/_arguments.py checks this at registration)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def text_problem(value: str) -> str | None:
@@ -64,23 +74,46 @@ def _json_problem(value: Any, path: str, depth: int) -> str | None:
     return None
 
 
+def json_size(value: Any) -> int:
+    """Bytes of the value as compact UTF-8 JSON (what it costs in an answer)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def json_field_problem(value: Any, limit: int = MAX_JSON_BYTES) -> str | None:
+    """Why a JSON field can't be stored, or None (also for the importer)."""
+    problem = _json_problem(value, "value", 0)
+    if problem:
+        return problem
+    # A string's JSON is at most 6 bytes a character (\u escapes): short ones can't be over.
+    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) * 6 + 2 > limit):
+        size = json_size(value)
+        if size > limit:
+            return (
+                f"is {size:,} bytes of JSON, over the limit of {limit:,} (MCP_SESSIONS_MAX_JSON_BYTES); "
+                "store large material as a chunk or an artifact and refer to it"
+            )
+    return None
+
+
 def _clean_json(value: Any) -> Any:
+    """Any JSON PostgreSQL can store (memory content: its size is the tool's setting)."""
     problem = _json_problem(value, "value", 0)
     if problem:
         raise ValueError(problem)
-    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > MAX_JSON_BYTES // 4):
-        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-        if size > MAX_JSON_BYTES:
-            raise ValueError(
-                f"is {size:,} bytes of JSON, over the limit of {MAX_JSON_BYTES:,}; "
-                "store large material as a chunk or an artifact and refer to it"
-            )
+    return value
+
+
+def _json_field(value: Any, info: ValidationInfo) -> Any:
+    limit = (info.context or {}).get("max_json_bytes", MAX_JSON_BYTES)
+    problem = json_field_problem(value, limit)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 def _identifier(value: str) -> str:
     _clean_text(value)
-    if not _ID_PATTERN.match(value):
+    if not _ID_PATTERN.fullmatch(value):
         raise ValueError(
             "must start with a letter or digit and use only letters, digits and . _ : @ / -"
         )
@@ -96,8 +129,14 @@ def Text(max_length: int, min_length: int = 1) -> Any:  # noqa: N802 - used as a
 Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_identifier)]
 # Unbounded text (chunk and artifact content): the size limit is a setting, checked by size_check.
 Content = Annotated[str, AfterValidator(_clean_text)]
-AnyJson = Annotated[JsonValue, AfterValidator(_clean_json)]
-JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_clean_json)]
+# A JSON field, capped at max_json_bytes: input_data, output_data, extracted_items.
+AnyJson = Annotated[JsonValue, AfterValidator(_json_field)]
+# metadata
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_json_field)]
+# capabilities: the list as a whole is one field
+JsonList = Annotated[list[JsonValue], Field(max_length=100), AfterValidator(_json_field)]
+# Memory content: any JSON, its size checked by remember against max_memory_bytes.
+JsonContent = Annotated[JsonValue, AfterValidator(_clean_json)]
 Limit = Annotated[int, Field(ge=1, le=200)]
 Cursor = Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")]
 

@@ -51,7 +51,7 @@ async def test_bad_input_is_refused_cleanly(server):
         ("add_chunk", {"session_id": sid}, ["[invalid_input]", "content", "required"]),
         ("list_sessions", {"limit": "many"}, ["[invalid_input]", "limit"]),
         ("create_task", {"session_id": sid, "task_type": "code", "input_data": {"blob": "x" * 300_000}},
-         ["[invalid_input]", "input_data", "over the limit of 262,144"]),
+         ["[invalid_input]", "input_data", "over the limit of 65,536 (MCP_SESSIONS_MAX_JSON_BYTES)"]),
         ("update_session", {"session_id": sid, "metadata": {"k": ["y" * 1000] * 300}}, ["[invalid_input]", "metadata", "limit"]),
         ("remember", {"session_id": sid, "key": "big", "type": "fact", "content": "z" * 70_000}, ["[invalid_input]", "memory limit"]),
     ]

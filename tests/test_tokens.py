@@ -73,12 +73,12 @@ async def test_wrong_and_malformed_tokens(conn):
     for bad in (
         f"{prefix}_{token_id}_{flipped}",           # right id, wrong secret
         f"{prefix}_ffffffffffff_{secret}",           # unknown id
-        token + "x", token[:-1], "", "Bearer " + token, token.upper(),
+        token + "x", token[:-1], "", "Bearer " + token, token.upper(), token + "\n",
     ):
         assert await tokens.verify(conn, bad) is None, bad
 
 
 async def test_agent_names_are_checked(conn):
-    for bad in ("", "a b", "-x", "x" * 101, "é"):
+    for bad in ("", "a b", "-x", "x" * 101, "é", "codex\n"):
         with pytest.raises(InvalidInput, match="agent name"):
             await tokens.create(conn, bad)

@@ -21,8 +21,9 @@ from mcp_sessions.errors import InvalidInput, NotFound
 from mcp_sessions.sql import QUERIES as Q
 
 PREFIX = "mcps_"
-_TOKEN = re.compile(r"^mcps_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_AGENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$")
+# Matched whole (fullmatch): `$` would also accept a trailing newline.
+_TOKEN = re.compile(r"mcps_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}")
 # Compared against when the id is unknown, so that path does the same work as a wrong secret.
 _DUMMY_HASH = hashlib.sha256(b"no such token").digest()
 
@@ -45,7 +46,7 @@ def _digest(token: str) -> bytes:
 
 
 def check_agent(agent: str) -> str:
-    if not _AGENT.match(agent):
+    if not _AGENT.fullmatch(agent):
         raise InvalidInput(
             f"agent name {agent!r} is not allowed: 1-100 characters of letters, digits and . _ : @ / -, "
             "starting with a letter or digit"
@@ -63,7 +64,7 @@ async def create(conn: asyncpg.Connection, agent: str) -> tuple[TokenInfo, str]:
 
 async def verify(conn: asyncpg.Connection, token: str) -> str | None:
     """The agent a live token belongs to, or None (malformed, unknown, wrong or revoked)."""
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     if not match:
         return None
     token_id = match[1]

@@ -10,7 +10,7 @@ from pydantic import Field
 from mcp_sessions.models import Agent, AgentList, AgentStatus
 from mcp_sessions.store import agents as store
 from mcp_sessions.tools._base import READ, UPSERT, app_of, tool
-from mcp_sessions.validation import AnyJson, Identifier, Text
+from mcp_sessions.validation import Identifier, JsonList, Text
 
 
 def register(mcp: MCPServer) -> None:
@@ -20,7 +20,7 @@ def register(mcp: MCPServer) -> None:
         type: Text(100),
         ctx: Context,
         command: Annotated[Text(2000) | None, Field(description="How to start it.")] = None,
-        capabilities: Annotated[list[AnyJson], Field(max_length=100)] = [],
+        capabilities: JsonList = [],
         status: AgentStatus = "available",
     ) -> Agent:
         """Add an agent to the registry, or update it. Over HTTP, only your own entry (the

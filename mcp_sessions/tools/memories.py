@@ -13,7 +13,7 @@ from mcp_sessions.models import Forgotten, Memory, MemoryPage, MemoryType
 from mcp_sessions.store import memories as store
 from mcp_sessions.store.events import set_actor
 from mcp_sessions.tools._base import DELETE, READ, UPSERT, app_of, tool
-from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
+from mcp_sessions.validation import Cursor, Identifier, JsonContent, Limit, Text
 
 Tags = Annotated[list[Text(100)], Field(max_length=50)]
 
@@ -24,7 +24,7 @@ def register(mcp: MCPServer) -> None:
         session_id: Identifier,
         key: Identifier,
         type: MemoryType,
-        content: AnyJson,
+        content: JsonContent,
         ctx: Context,
         tags: Tags = [],
         expected_version: Annotated[

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_sessions.models import (
     ClaimResult,
@@ -26,14 +26,14 @@ from mcp_sessions.models import (
 from mcp_sessions.store import tasks as store
 from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
-from mcp_sessions.validation import AnyJson, Cursor, Identifier, Limit, Text
+from mcp_sessions.validation import AnyJson, ArgumentModel, Cursor, Identifier, Limit, Text
 
 Token = Annotated[str, Field(min_length=1, max_length=100, description="From claim_task.")]
 Lease = Annotated[float, Field(ge=1, le=86400, description="Seconds.")]
 MAX_WAIT_SECONDS = 300
 
 
-class ClaimNext(BaseModel):
+class ClaimNext(ArgumentModel):
     """What complete_task's claim_next claims for you, the way claim_task would (no waiting)."""
 
     session_id: Identifier | None = None
