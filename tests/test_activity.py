@@ -49,8 +49,31 @@ async def test_concurrent_writers_to_one_session_do_not_wait_for_each_other(data
 
 async def test_last_activity_follows_writes(conn):
     s = await sessions.create(conn, title="t", participants=[], metadata={}, session_id="t", agent="x")
+    # Kept to the second: a write within a second of the stored time doesn't rewrite it.
+    await conn.execute("UPDATE sessions SET last_activity = last_activity - interval '1 minute'")
+    older = (await sessions.get(conn, "t")).last_activity
     await chunks.add(conn, "t", content="x", format="dialogue", chunk_id="c", extracted_items={}, agent="x")
     later = await sessions.get(conn, "t")
-    assert later.last_activity > s.last_activity
+    assert later.last_activity >= s.last_activity > older
     listed = await sessions.list_page(conn, status=None, participant=None, limit=10, cursor=None)
     assert listed.sessions[0].last_activity == later.last_activity
+
+
+async def test_activity_is_written_at_commit_at_most_once_a_second(conn):
+    await sessions.create(conn, title="t", participants=[], metadata={}, session_id="t", agent="x")
+    await conn.execute("UPDATE sessions SET last_activity = last_activity - interval '1 minute'")
+    versions = await conn.fetchval("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'sessions'")
+    async with conn.transaction():
+        for i in range(20):
+            await memories.remember(conn, "t", key=f"k{i}", type="fact", content=i, tags=[], expected_version=None,
+                                    agent="x")
+        # Deferred to COMMIT: nothing locks or rewrites the session row before it.
+        assert await conn.fetchval("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'sessions'") \
+            == versions
+    fresh = await conn.fetchval("SELECT last_activity > now() - interval '10 seconds' FROM sessions")
+    assert fresh
+    async with conn.transaction():
+        await memories.remember(conn, "t", key="k0", type="fact", content=2, tags=[], expected_version=None, agent="x")
+        stamp = await conn.fetchval("SELECT last_activity FROM sessions")
+    # Within the same second: the stored time stands.
+    assert await conn.fetchval("SELECT last_activity FROM sessions") == stamp

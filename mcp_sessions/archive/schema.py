@@ -4,9 +4,8 @@ Every table that belongs to a session (a foreign key path leads to `sessions`) i
 archived with its session; `agents` is archived on its own. Columns come from the
 catalog, so a column or a session-owned table added by a later migration is carried
 without touching this module. Left out: `schema_migrations` (each database has its
-own), `session_activity` (folded into sessions.last_activity), the search index
-(rebuilt by the import's inserts), and tables that don't belong to a session (e.g.
-credentials), which must not travel in an archive. A new table derived from others
+own), the search index (rebuilt by the import's inserts), and tables that don't
+belong to a session (e.g. credentials), which must not travel in an archive. A new table derived from others
 must be added to NOT_ARCHIVED: the round-trip test fails until it is."""
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ from mcp_sessions.sql import QUERIES as Q
 
 ROOT = "sessions"
 GLOBAL_TABLES = ("agents",)
-# Each database keeps its own; or folded into sessions.last_activity; or derived from
-# the archived rows by triggers (the search index), so an import rebuilds them.
-NOT_ARCHIVED = ("schema_migrations", "session_activity", "search_segments", "search_vocab", "search_vocab_queue")
+# Each database keeps its own; or derived from the archived rows by triggers (the search
+# index), so an import rebuilds them.
+NOT_ARCHIVED = ("schema_migrations", "search_segments", "search_vocab", "search_vocab_queue")
 
 
 class ArchiveError(SessionsError):

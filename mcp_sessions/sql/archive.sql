@@ -30,10 +30,8 @@ ORDER BY c.relname, con.conname;
 SELECT id FROM sessions WHERE ($1::text[] IS NULL OR id = ANY ($1)) ORDER BY id;
 
 -- name: archive_export_session
--- The session row, with last_activity folded in from session_activity (whose
--- stripes are keyed by backend pids, meaningless in another database).
-SELECT (to_jsonb(s) - $2::text[]
-        || jsonb_build_object('last_activity', session_last_activity(s.id, s.last_activity)))::text
+-- The session row.
+SELECT (to_jsonb(s) - $2::text[])::text
 FROM sessions s WHERE s.id = $1;
 
 -- name: archive_export_rows
@@ -59,9 +57,9 @@ ON CONFLICT ({{key}}) DO UPDATE SET ({{columns}}) = ROW ({{excluded}})
 RETURNING true;
 
 -- name: archive_forget_activity
--- After importing a new session: drop the activity its inserts just recorded, so its
--- last_activity is the archived one.
-DELETE FROM session_activity WHERE session_id = $1;
+-- Before committing a new session: its inserts do not count as activity (the triggers run
+-- at COMMIT and read this), so its last_activity stays the archived one.
+SELECT set_config('mcp_sessions.keep_activity_of', $1, true);
 
 -- name: archive_schema_version
 SELECT coalesce(max(version), 0) FROM schema_migrations;

@@ -23,14 +23,23 @@ ORDER BY version DESC
 LIMIT 1;
 
 -- name: list_artifacts
--- The latest version of each name, or every version of one name when $3 is given.
-SELECT * FROM (
-    SELECT DISTINCT ON (name, CASE WHEN $3::text IS NULL THEN 0 ELSE version END)
-           id, session_id, name, version, type, format, size, metadata, created_by, created
-    FROM artifacts
-    WHERE session_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR name = $3)
-    ORDER BY name, CASE WHEN $3::text IS NULL THEN 0 ELSE version END, version DESC
-) latest
-WHERE ($4::text IS NULL OR (name, version) > ($4, $5))
-ORDER BY name, version
-LIMIT $6;
+-- Built with mcp_sessions.sql.build: the latest version of each name (of that type, with
+-- a type), in name order, off artifacts_session_name_latest: a page reads the versions of
+-- its own names only. The cursor is the previous page's last name.
+SELECT DISTINCT ON (name) id, session_id, name, version, type, format, size, metadata, created_by, created
+FROM artifacts
+WHERE session_id = :session_id
+  AND type = :type  -- optional
+  AND name > :after_name::text  -- optional
+ORDER BY name, version DESC
+LIMIT :limit;
+
+-- name: list_artifact_versions
+-- Built with mcp_sessions.sql.build: every version of one name, oldest first.
+SELECT id, session_id, name, version, type, format, size, metadata, created_by, created
+FROM artifacts
+WHERE session_id = :session_id AND name = :name
+  AND type = :type  -- optional
+  AND version > :after_version::int  -- optional
+ORDER BY version
+LIMIT :limit;

@@ -15,8 +15,10 @@ SELECT session_id, chunk_id, format, size, substr(content, $3 + 1, $4) AS conten
 FROM conversation_chunks WHERE session_id = $1 AND chunk_id = $2;
 
 -- name: list_chunks
+-- Built with mcp_sessions.sql.build: a range scan of conversation_chunks_session_seq.
 SELECT session_id, chunk_id, format, size, extracted_items, created_by, created, seq
 FROM conversation_chunks
-WHERE session_id = $1 AND ($2::bigint IS NULL OR seq > $2)
+WHERE session_id = :session_id
+  AND seq > :after_seq::bigint  -- optional
 ORDER BY seq
-LIMIT $3;
+LIMIT :limit;

@@ -25,11 +25,13 @@ FROM memories WHERE session_id = $1 AND key = $2;
 DELETE FROM memories WHERE session_id = $1 AND key = $2 RETURNING key;
 
 -- name: list_memories
+-- Built with mcp_sessions.sql.build: a range scan of memories_session_created, or of
+-- memories_session_type_created with a type; tags filter the same walk.
 SELECT session_id, key, type, content, tags, version, created_by, updated_by, created, updated
 FROM memories
-WHERE session_id = $1
-  AND ($2::text IS NULL OR type = $2)
-  AND ($3::text[] IS NULL OR tags @> $3)
-  AND ($4::timestamptz IS NULL OR (created, key) > ($4, $5))
+WHERE session_id = :session_id
+  AND type = :type  -- optional
+  AND tags @> :tags::text[]  -- optional
+  AND (created, key) > (:after_at::timestamptz, :after_key::text)  -- optional
 ORDER BY created, key
-LIMIT $6;
+LIMIT :limit;

@@ -4,11 +4,6 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, title, participants, status, metadata, created_by, created, last_activity;
 
--- name: get_session
-SELECT id, title, participants, status, metadata, created_by, created,
-       session_last_activity(id, last_activity) AS last_activity
-FROM sessions WHERE id = $1;
-
 -- name: session_exists
 SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1);
 
@@ -31,8 +26,7 @@ UPDATE sessions SET
                     ELSE jsonb_strip_nulls(metadata || $4::jsonb) END,
     last_activity = now()
 WHERE id = $1
-RETURNING id, title, participants, status, metadata, created_by, created,
-          session_last_activity(id, last_activity) AS last_activity;
+RETURNING id, title, participants, status, metadata, created_by, created, last_activity;
 
 -- name: session_counts
 SELECT
@@ -42,15 +36,26 @@ SELECT
     (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
        FROM (SELECT status, count(*) AS n FROM tasks WHERE session_id = $1 GROUP BY status) t) AS tasks_by_status;
 
--- name: list_sessions
--- Newest activity first. Keyset: ($4 last_activity, $5 id) of the previous page's last row.
-SELECT * FROM (
-    SELECT id, title, participants, status, metadata, created_by, created,
-           session_last_activity(id, last_activity) AS last_activity
-    FROM sessions
-    WHERE ($1::text IS NULL OR status = $1)
-      AND ($2::text IS NULL OR participants @> jsonb_build_array($2::text))
+-- name: session_summaries
+-- get_session and list_sessions (built with mcp_sessions.sql.build): sessions with the
+-- counts of what they hold, in one query. Newest activity first, read backwards off
+-- sessions_activity (or sessions_status_activity); the keyset cursor is the previous
+-- page's last (last_activity, id). The counts run for the page's rows only.
+SELECT s.id, s.title, s.participants, s.status, s.metadata, s.created_by, s.created, s.last_activity,
+       (SELECT count(*) FROM conversation_chunks c WHERE c.session_id = s.id) AS chunks,
+       (SELECT count(*) FROM memories m WHERE m.session_id = s.id) AS memories,
+       (SELECT count(*) FROM artifacts a WHERE a.session_id = s.id) AS artifacts,
+       (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
+          FROM (SELECT t.status, count(*) AS n FROM tasks t WHERE t.session_id = s.id GROUP BY t.status) t
+       ) AS tasks_by_status
+FROM (
+    SELECT * FROM sessions
+    WHERE true
+      AND id = :id  -- optional
+      AND status = :status  -- optional
+      AND participants @> jsonb_build_array(:participant::text)  -- optional
+      AND (last_activity, id) < (:after_at::timestamptz, :after_id::text)  -- optional
+    ORDER BY last_activity DESC, id DESC
+    LIMIT :limit
 ) s
-WHERE ($4::timestamptz IS NULL OR (last_activity, id) < ($4, $5))
-ORDER BY last_activity DESC, id DESC
-LIMIT $3;
+ORDER BY s.last_activity DESC, s.id DESC;

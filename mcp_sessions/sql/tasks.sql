@@ -83,13 +83,18 @@ FROM (SELECT * FROM task_events WHERE task_id = $1 ORDER BY id DESC LIMIT $2) e
 ORDER BY id;
 
 -- name: list_tasks
+-- Built with mcp_sessions.sql.build: oldest first, a range scan of tasks_session_created
+-- (a session), tasks_agent_created (a target agent), tasks_unfinished_created (pending,
+-- claimed or running: :unfinished is true) or tasks_created; the status filters that walk.
 SELECT * FROM tasks
-WHERE ($1::text IS NULL OR session_id = $1)
-  AND ($2::text IS NULL OR status = $2)
-  AND ($3::text IS NULL OR agent_name = $3)
-  AND ($4::timestamptz IS NULL OR (created, id) > ($4, $5))
+WHERE true
+  AND session_id = :session_id  -- optional
+  AND agent_name = :agent_name  -- optional
+  AND finished_at IS NULL AND :unfinished::boolean  -- optional
+  AND status = :status  -- optional
+  AND (created, id) > (:after_at::timestamptz, :after_id::text)  -- optional
 ORDER BY created, id
-LIMIT $6;
+LIMIT :limit;
 
 -- name: task_claim_state
 SELECT claim_token::text AS token, lease_expires_at < now() AS expired FROM tasks WHERE id = $1;

@@ -11,6 +11,7 @@ from mcp_sessions import pagination
 from mcp_sessions.errors import InvalidInput, NotFound
 from mcp_sessions.models import Artifact, ArtifactContent, ArtifactPage, from_row
 from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.sql import build
 from mcp_sessions.store import sessions
 from mcp_sessions.store.chunks import DEFAULT_SLICE
 
@@ -78,9 +79,18 @@ async def list_page(
     cursor: str | None,
 ) -> ArtifactPage:
     after = pagination.decode(cursor, 2)
-    rows = await conn.fetch(
-        Q["list_artifacts"], session_id, type, name, after[0] if after else None, after[1] if after else None, limit + 1
-    )
+    # The cursor is the last row's (name, version): the latest of each name pages by name,
+    # the versions of one name by version.
+    if name is None:
+        query, args = build(
+            "list_artifacts", session_id=session_id, type=type, after_name=after[0] if after else None, limit=limit + 1
+        )
+    else:
+        query, args = build(
+            "list_artifact_versions", session_id=session_id, name=name, type=type,
+            after_version=after[1] if after else None, limit=limit + 1,
+        )
+    rows = await conn.fetch(query, *args)
     if not rows:
         await sessions.ensure_exists(conn, session_id)
     rows, more = pagination.page(rows, limit, "metadata")

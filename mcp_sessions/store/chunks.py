@@ -12,6 +12,7 @@ from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, InvalidInput, NotFound
 from mcp_sessions.models import Chunk, ChunkContent, ChunkPage, from_row
 from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.sql import build
 from mcp_sessions.store import sessions
 
 # What get_chunk returns when the caller names no length: enough to read, small
@@ -67,7 +68,8 @@ async def read(
 
 async def list_page(conn: asyncpg.Connection, session_id: str, *, limit: int, cursor: str | None) -> ChunkPage:
     after = pagination.decode(cursor, 1)
-    rows = await conn.fetch(Q["list_chunks"], session_id, after[0] if after else None, limit + 1)
+    query, args = build("list_chunks", session_id=session_id, after_seq=after[0] if after else None, limit=limit + 1)
+    rows = await conn.fetch(query, *args)
     if not rows:
         await sessions.ensure_exists(conn, session_id)
     rows, more = pagination.page(rows, limit, "extracted_items")

@@ -11,6 +11,7 @@ from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, NotFound
 from mcp_sessions.models import Forgotten, Memory, MemoryPage, from_row
 from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.sql import build
 from mcp_sessions.store import sessions
 
 
@@ -77,9 +78,11 @@ async def list_page(
 ) -> MemoryPage:
     after = pagination.decode(cursor, 2)
     after_at = datetime.fromisoformat(after[0]) if after else None
-    rows = await conn.fetch(
-        Q["list_memories"], session_id, type, tags or None, after_at, after[1] if after else None, limit + 1
+    query, args = build(
+        "list_memories", session_id=session_id, type=type, tags=list(dict.fromkeys(tags)) if tags else None,
+        after_at=after_at, after_key=after[1] if after else None, limit=limit + 1,
     )
+    rows = await conn.fetch(query, *args)
     if not rows:
         await sessions.ensure_exists(conn, session_id)
     rows, more = pagination.page(rows, limit, "content")

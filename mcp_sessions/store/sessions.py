@@ -12,6 +12,7 @@ from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, NotFound
 from mcp_sessions.models import Session, SessionCounts, SessionPage, SessionSummary, from_row
 from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.sql import build
 
 
 def not_found(session_id: str) -> NotFound:
@@ -36,14 +37,17 @@ async def create(
     row = await conn.fetchrow(Q["insert_session"], new_id, title, _unique(participants), metadata, agent)
     if row is None:
         raise Conflict(f"session {new_id!r} already exists: use get_session, or choose another session_id")
-    return await _summarize(conn, from_row(Session, row))
+    # A session this transaction just made holds nothing yet.
+    empty = SessionCounts(chunks=0, memories=0, artifacts=0, tasks=0, tasks_by_status={})
+    return SessionSummary.model_validate({**row, "counts": empty})
 
 
 async def get(conn: asyncpg.Connection, session_id: str) -> SessionSummary:
-    row = await conn.fetchrow(Q["get_session"], session_id)
+    query, args = build("session_summaries", id=session_id, limit=1)
+    row = await conn.fetchrow(query, *args)
     if row is None:
         raise not_found(session_id)
-    return await _summarize(conn, from_row(Session, row))
+    return _summary(row)
 
 
 async def update(
@@ -69,15 +73,25 @@ async def list_page(
     after = pagination.decode(cursor, 2)
     after_at = datetime.fromisoformat(after[0]) if after else None
     after_id = after[1] if after else None
-    rows = await conn.fetch(Q["list_sessions"], status, participant, limit + 1, after_at, after_id)
-    rows, more = pagination.page(rows, limit, "metadata", "participants")
-    sessions = [await _summarize(conn, from_row(Session, r)) for r in rows]
+    query, args = build(
+        "session_summaries", status=status, participant=participant, after_at=after_at, after_id=after_id,
+        limit=limit + 1,
+    )
+    rows, more = pagination.page(await conn.fetch(query, *args), limit, "metadata", "participants")
+    sessions = [_summary(r) for r in rows]
     next_cursor = pagination.encode(rows[-1]["last_activity"].isoformat(), rows[-1]["id"]) if more else None
     return SessionPage(sessions=sessions, next_cursor=next_cursor)
 
 
 async def counts(conn: asyncpg.Connection, session_id: str) -> SessionCounts:
-    row = await conn.fetchrow(Q["session_counts"], session_id)
+    return _counts(await conn.fetchrow(Q["session_counts"], session_id))
+
+
+def _summary(row: asyncpg.Record) -> SessionSummary:
+    return SessionSummary.model_validate({**row, "counts": _counts(row)})
+
+
+def _counts(row: asyncpg.Record) -> SessionCounts:
     by_status = row["tasks_by_status"]
     return SessionCounts(
         chunks=row["chunks"], memories=row["memories"], artifacts=row["artifacts"],

@@ -26,11 +26,13 @@ from mcp_sessions.models import (
     from_row,
 )
 from mcp_sessions.sql import QUERIES as Q
+from mcp_sessions.sql import build
 from mcp_sessions.store import sessions
 
 DEFAULT_LEASE_SECONDS = 300
 HISTORY_LIMIT = 50
 FINISHED = ("completed", "failed", "cancelled")
+UNFINISHED = ("pending", "claimed", "running")
 
 
 def _task(row: Any) -> Task:
@@ -267,9 +269,13 @@ async def list_page(
 ) -> TaskPage:
     after = pagination.decode(cursor, 2)
     after_at = datetime.fromisoformat(after[0]) if after else None
-    rows = await conn.fetch(
-        Q["list_tasks"], session_id, status, agent_name, after_at, after[1] if after else None, limit + 1
+    query, args = build(
+        "list_tasks", session_id=session_id, agent_name=agent_name, status=status,
+        # pending, claimed and running tasks have their own index
+        unfinished=True if status in UNFINISHED else None,
+        after_at=after_at, after_id=after[1] if after else None, limit=limit + 1,
     )
+    rows = await conn.fetch(query, *args)
     if not rows and session_id is not None:
         await sessions.ensure_exists(conn, session_id)
     rows, more = pagination.page(rows, limit, "input_data", "output_data")
