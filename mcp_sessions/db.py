@@ -54,6 +54,16 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def _keep_session_state(conn: asyncpg.Connection) -> None:
+    """What the pool does to a released connection beyond asyncpg's own (which clears
+    listeners and rolls back a transaction left open): nothing. asyncpg's default reset
+    query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) costs a round trip on every
+    call, and our calls leave none of that behind: advisory locks are transaction-level,
+    cursors live inside transactions, LISTEN has its own connection (store/task_waiter),
+    and no query SETs a session setting except the activity and liveness marks of the
+    triggers (0005, 0009), which are meant to outlive the call."""
+
+
 @asynccontextmanager
 async def open_pool(settings: Settings, *, migrate: bool = True) -> AsyncIterator[asyncpg.Pool]:
     """The pool the server runs on; applies pending migrations first unless told not to."""
@@ -79,6 +89,7 @@ async def open_pool(settings: Settings, *, migrate: bool = True) -> AsyncIterato
         # statement_timeout startup parameter); asyncpg cancels the query on the server.
         command_timeout=settings.statement_timeout or None,
         max_inactive_connection_lifetime=settings.pool_idle_timeout,
+        reset=_keep_session_state,
     )
     try:
         yield pool

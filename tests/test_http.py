@@ -4,7 +4,9 @@ per-agent tokens, identity from the token, /healthz and /metrics."""
 from __future__ import annotations
 
 import json
+import time
 
+import anyio
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
@@ -77,7 +79,15 @@ async def test_no_wrong_or_revoked_token_is_refused_without_touching_data(databa
         async with http_client(server.url, token) as client:
             await call(client, "list_sessions")
             await tokens.revoke(conn, info.id)
-            # Revocation takes effect on the very next request of an open session.
+            revoked_at = time.monotonic()
+            # Revocation takes effect within a second (a verified token is remembered that
+            # long), on the next request of an open session; reads meanwhile still pass.
+            with pytest.raises(MCPError, match=r"\[unauthorized\].*revoked"):
+                while True:
+                    await client.call_tool("list_sessions", {})
+                    assert time.monotonic() - revoked_at < 1.5, "still accepted after revocation"
+                    await anyio.sleep(0.05)
+            assert time.monotonic() - revoked_at <= 1.5
             with pytest.raises(MCPError, match=r"\[unauthorized\].*revoked"):
                 await client.call_tool("create_session", {"title": "after revocation"})
         response = await raw_post(server.url, f"Bearer {token}", CREATE_SESSION)

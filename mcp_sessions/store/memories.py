@@ -30,19 +30,25 @@ async def remember(
     expected_version: int | None,
     agent: str,
 ) -> Memory:
-    await sessions.ensure_exists(conn, session_id)
+    """One statement (atomic without a transaction of its own): the foreign key refuses a
+    session that does not exist, so nothing checks for it first."""
     tags = list(dict.fromkeys(tags))
     args = (session_id, key, type, content, tags, agent)
-    if expected_version is None:
-        return from_row(Memory, await conn.fetchrow(Q["upsert_memory"], *args))
-    if expected_version == 0:
-        # 0 means "create it; it must not exist yet".
-        row = await conn.fetchrow(Q["insert_memory"], *args)
-    else:
-        row = await conn.fetchrow(Q["update_memory_if_version"], *args, expected_version)
+    try:
+        if expected_version is None:
+            return from_row(Memory, await conn.fetchrow(Q["upsert_memory"], *args))
+        if expected_version == 0:
+            # 0 means "create it; it must not exist yet".
+            row = await conn.fetchrow(Q["insert_memory"], *args)
+        else:
+            row = await conn.fetchrow(Q["update_memory_if_version"], *args, expected_version)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise sessions.not_found(session_id) from exc
     if row is not None:
         return from_row(Memory, row)
     current = await conn.fetchrow(Q["get_memory"], session_id, key)
+    if current is None:
+        await sessions.ensure_exists(conn, session_id)
     actual = current["version"] if current else 0
     raise Conflict(
         f"memory {key!r} is at version {actual}, not the expected_version {expected_version}: "

@@ -39,7 +39,8 @@ def register(mcp: MCPServer) -> None:
                 f"content is {size:,} bytes of JSON, over the memory limit of {app.settings.max_memory_bytes:,}; "
                 "store large text as a chunk or an artifact and remember a reference to it"
             )
-        async with app.transaction() as conn:
+        # One statement: atomic without BEGIN and COMMIT round trips.
+        async with app.connection() as conn:
             return await store.remember(
                 conn, session_id, key=key, type=type, content=content, tags=tags,
                 expected_version=expected_version, agent=app.agent,
