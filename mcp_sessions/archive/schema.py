@@ -45,6 +45,7 @@ class Table:
     columns: list[str] = field(default_factory=list)  # archived: stored, insertable
     derived: list[str] = field(default_factory=list)  # generated / identity: the database makes them
     identity: list[str] = field(default_factory=list)
+    json_columns: frozenset[str] = frozenset()
     primary_key: list[str] = field(default_factory=list)
     # (columns, parent table, parent columns) of each foreign key
     foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
@@ -96,6 +97,8 @@ async def read_catalog(conn: asyncpg.Connection) -> Catalog:
                 table.identity.append(r["column_name"])
         else:
             table.columns.append(r["column_name"])
+            if r["is_json"]:
+                table.json_columns |= {r["column_name"]}
     for r in await conn.fetch(Q["archive_constraints"]):
         table = tables[r["table_name"]]
         if r["kind"] == "p":

@@ -116,6 +116,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from mcp_sessions.archive import import_archive
+    from mcp_sessions.archive.rules import Limits
+    from mcp_sessions.cli.common import load_settings
 
     if args.file != "-" and not Path(args.file).is_file():
         print(f"mcp-sessions: no such archive: {args.file}", file=sys.stderr)
@@ -128,9 +130,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         show(f"import: {done}, {stats.sessions_new + stats.sessions_present} sessions, "
              f"{stats.rows_inserted} rows added")
 
+    settings = load_settings()
+    limits = Limits.of(settings)
+
     async def work(conn: Any) -> int:
         with _input(args.file) as src:
-            stats = await import_archive(conn, src, progress=progress)
+            stats = await import_archive(conn, src, limits=limits, progress=progress)
         result = {
             "sessions_imported": stats.sessions_new,
             "sessions_already_present": stats.sessions_present,

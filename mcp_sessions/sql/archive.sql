@@ -6,7 +6,8 @@
 -- Every column of every table in our schema; generated columns and GENERATED ALWAYS
 -- identities are derived by the database, so they are neither exported nor inserted.
 SELECT c.relname AS table_name, a.attname AS column_name,
-       a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always
+       a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always,
+       a.atttypid IN ('json'::regtype, 'jsonb'::regtype) AS is_json
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
@@ -55,6 +56,10 @@ ON CONFLICT ({{key}}) DO UPDATE SET ({{columns}}) = ROW ({{excluded}})
     WHERE (t.last_seen IS NULL OR t.last_seen <= EXCLUDED.last_seen)
       AND ({{current}}) IS DISTINCT FROM ({{excluded}})
 RETURNING true;
+
+-- name: archive_owner_session
+-- The session a row of {{table}} (named by its key) belongs to, NULL if it is not there.
+SELECT t.{{session_column}} FROM {{table}} t WHERE ({{key}}) = ({{params}});
 
 -- name: archive_forget_activity
 -- Before committing a new session: its inserts do not count as activity (the triggers run

@@ -154,11 +154,17 @@ def _compact(result: Any) -> Any:
     )
 
 
+# Every tool function by name, as declared (its parameters' types are what the tool
+# accepts): the archive import holds imported rows to the same types.
+DECLARED: dict[str, Callable[..., Any]] = {}
+
+
 def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[Callable[..., Awaitable[T]]], Callable[..., Awaitable[T]]]:
     """Register a tool whose domain errors become is_error results with their message
     (anything unexpected stays a generic error: no traceback reaches a client)."""
 
     def decorator(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+        DECLARED[fn.__name__] = fn
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> T:
             started = time.perf_counter()
