@@ -38,7 +38,7 @@ def start_embedded(data_dir: Path) -> str:
 async def resolve_dsn(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
-    log.info("DATABASE_URL is not set: using the embedded PostgreSQL in %s", settings.data_dir)
+    log.debug("DATABASE_URL is not set: using the embedded PostgreSQL in %s", settings.data_dir)
     return await anyio.to_thread.run_sync(start_embedded, settings.data_dir)
 
 

