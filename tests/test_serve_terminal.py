@@ -9,13 +9,16 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import anyio
+import pytest
 
 from tests.conftest import REPO
 from tests.http_support import http_client
@@ -155,8 +158,16 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
                           env=env, cwd=REPO, stdin=subprocess.DEVNULL, timeout=120)
 
 
-def test_embedded_postgres_output_only_at_debug(tmp_path: Path):
-    env = environment(MCP_SESSIONS_DATA_DIR=str(tmp_path))
+@pytest.fixture
+def data_dir():
+    # Not under pytest's tmp_path: its 0700 parents keep out the embedded server's system user.
+    path = Path(tempfile.mkdtemp(prefix="mcp-sessions-quiet-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_postgres_output_only_at_debug(data_dir: Path):
+    env = environment(MCP_SESSIONS_DATA_DIR=str(data_dir))
     first = run_cli(["db", "status", "--json"], env)  # initdb, pg_ctl start, pg_ctl stop
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""
