@@ -78,6 +78,26 @@ class Settings(BaseSettings):
     http_auth: Literal["token", "none"] = Field(
         default="token", description="HTTP transport: 'token' (per-agent bearer tokens) or 'none' (loopback only)."
     )
+    http_allowed_hosts: str = Field(
+        default="", description="HTTP transport: Host headers accepted besides loopback names, comma-separated "
+        "(host, host:port, or *). Unset on a non-loopback address: any Host.",
+    )
+    http_allowed_origins: str = Field(
+        default="", description="HTTP transport: browser Origins accepted, comma-separated (https://app.example, or *). "
+        "Unset: only the server's own origin (and loopback origins on a loopback address).",
+    )
+    http_idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="HTTP transport: seconds a connection may keep the server waiting for its next bytes "
+        "(a request not yet sent or sent in part) before it is closed.",
+    )
+    metrics_auth: Literal["none", "token"] = Field(
+        default="none", description="HTTP transport: 'token' makes /metrics require a bearer token (any agent's).",
+    )
+    metrics_refresh_seconds: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="HTTP transport: /metrics reads the database (queue depth) at most once per this many seconds.",
+    )
 
     @field_validator("storage_backend")
     @classmethod

@@ -149,6 +149,8 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
         access_log=False,  # tool calls are logged by the tool layer, with agent and outcome
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Connections that keep the server waiting are closed (mcp_sessions/http/connections.py).
+        http="mcp_sessions.http.connections:IdleTimeoutProtocol",
     )
     # At WARNING so the address shows even with MCP_SESSIONS_LOG_LEVEL=WARNING.
     log.warning(

@@ -1,9 +1,8 @@
 """The HTTP application: the MCP server at /mcp behind bearer-token auth, plus
-/healthz and /metrics (both unauthenticated: they reveal no content)."""
+/healthz (unauthenticated) and /metrics (a token if MCP_SESSIONS_METRICS_AUTH=token);
+in front of all of them, Host/Origin checks and the request body limit (guard.py)."""
 
 from __future__ import annotations
-
-import ipaddress
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -12,26 +11,21 @@ from starlette.types import ASGIApp
 from mcp_sessions import migrations
 from mcp_sessions.config import Settings
 from mcp_sessions.errors import SessionsError
+from mcp.server.transport_security import TransportSecuritySettings
+
 from mcp_sessions.http.auth import TokenAuth
+from mcp_sessions.http.guard import BodyLimit, HostGuard, is_loopback, max_body_bytes
 from mcp_sessions.http.metrics import Metrics
 from mcp_sessions.server import create_server
 from mcp_sessions.tools._base import App
 
 MCP_PATH = "/mcp"
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
+METRICS_PATH = "/metrics"
+PUBLIC_PATHS = frozenset({"/healthz", METRICS_PATH})
 
 
 class BindRefused(ValueError):
     pass
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # any other host name may resolve to a public address
 
 
 def check_bind(host: str, settings: Settings) -> None:
@@ -46,9 +40,9 @@ def check_bind(host: str, settings: Settings) -> None:
 class _Runtime:
     """What the routes share; App appears once the server's lifespan has opened the pool."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.app: App | None = None
-        self.metrics = Metrics()
+        self.metrics = Metrics(refresh_seconds=settings.metrics_refresh_seconds)
 
     def started(self, app: App) -> None:
         app.on_call = self.metrics.record
@@ -56,7 +50,7 @@ class _Runtime:
 
 
 def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
-    runtime = _Runtime()
+    runtime = _Runtime(settings)
     mcp = create_server(settings, on_start=runtime.started)
 
     @mcp.custom_route("/healthz", methods=["GET"])
@@ -82,10 +76,21 @@ def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
     # Stateless with JSON responses: no MCP session lives in a process, so any process
     # (of `--workers N`, or behind a load balancer) answers any request, from clients of
     # the 2026-07-28 per-request protocol and of the initialize handshake alike.
-    asgi = mcp.streamable_http_app(streamable_http_path=MCP_PATH, host=host, stateless_http=True, json_response=True)
-    if settings.http_auth == "none":
-        return asgi
-    return TokenAuth(asgi, lambda: runtime.app, public=PUBLIC_PATHS, on_refusal=runtime.metrics.refused)
+    asgi = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, host=host, stateless_http=True, json_response=True,
+        # Ours decide, for every path and every bind address (guard.py); the SDK's would
+        # answer a bare 413 first, and check Host only on 127.0.0.1, localhost and ::1.
+        max_request_body_size=max_body_bytes(settings) + 1,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    refused = runtime.metrics.refused
+    public = PUBLIC_PATHS if settings.metrics_auth == "none" else PUBLIC_PATHS - {METRICS_PATH}
+    if settings.http_auth == "token":
+        asgi = TokenAuth(asgi, lambda: runtime.app, public=public, on_refusal=refused)
+    elif settings.metrics_auth == "token":
+        asgi = TokenAuth(asgi, lambda: runtime.app, only=frozenset({METRICS_PATH}), on_refusal=refused)
+    asgi = BodyLimit(asgi, settings, on_refusal=refused)
+    return HostGuard(asgi, settings, host, on_refusal=refused)
 
 
 def app_from_environment() -> ASGIApp:

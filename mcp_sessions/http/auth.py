@@ -35,19 +35,22 @@ class TokenAuth:
     """ASGI middleware: authenticate requests to everything except the `public` paths."""
 
     def __init__(
-        self, app: ASGIApp, get_app: Callable[[], App | None], *, public: frozenset[str],
-        on_refusal: Callable[[str], None] = lambda reason: None,
+        self, app: ASGIApp, get_app: Callable[[], App | None], *, public: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None, on_refusal: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.app = app
         self.get_app = get_app
         self.public = public
+        self.only = only  # when set, only these paths need a token
         self.on_refusal = on_refusal
         # sha256 of a token -> (its agent, until when on the monotonic clock). Refusals are
         # not remembered: a token that fails is checked again on its next request.
         self._verified: dict[bytes, tuple[str, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public:
+        if scope["type"] != "http" or scope["path"] in self.public or (
+            self.only is not None and scope["path"] not in self.only
+        ):
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)
