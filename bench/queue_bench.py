@@ -50,7 +50,8 @@ from mcp_sessions.db import _init_connection, connect  # noqa: E402
 from mcp_sessions.store import tasks as store  # noqa: E402
 from mcp_sessions.store.task_waiter import TaskWaiter  # noqa: E402
 
-SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer", "store+tx", "split-bare")
+SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer", "store+tx", "split-bare",
+           "store-noevents")
 DEFAULT_SYSTEMS = ("floor", "tasks-bare", "store", "store+next", "procrastinate", "pgqueuer")
 
 # Claim returns a job handle (or None when the queue is empty); complete finishes it.
@@ -251,8 +252,10 @@ async def seed_store(dsn: str, n: int, table: str = "tasks") -> None:
     await conn.close()
 
 
-async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
+async def run_store(dsn: str, n: int, w: int, *, transaction: bool, events: bool = True) -> Result:
     await seed_store(dsn, n)
+    # store-noevents: the same without the event feed's trigger on tasks (what events cost)
+    await set_task_events(dsn, events)
     conns = [await connect(dsn) for _ in range(w)]
 
     def pair(c: asyncpg.Connection, i: int) -> tuple[Claim, Complete]:
@@ -273,8 +276,29 @@ async def run_store(dsn: str, n: int, w: int, *, transaction: bool) -> Result:
 
         return claim, complete
 
-    seconds, lat, done = await drain_on(conns, pair, n)
-    return Result("store+tx" if transaction else "store", w, done, seconds, lat)
+    try:
+        seconds, lat, done = await drain_on(conns, pair, n)
+    finally:
+        await set_task_events(dsn, True)
+    return Result("store+tx" if transaction else "store" if events else "store-noevents", w, done, seconds, lat)
+
+
+_TRIGGER_DEF: list[str] = []
+
+
+async def set_task_events(dsn: str, enabled: bool) -> None:
+    """Drop or recreate the event feed's trigger on tasks (dropped, not disabled: a
+    disabled row trigger still makes every UPDATE queue and check it)."""
+    conn = await connect(dsn)
+    try:
+        oid = await conn.fetchval("SELECT oid FROM pg_trigger WHERE tgname = 'tasks_events'")
+        if not enabled and oid is not None:
+            _TRIGGER_DEF[:] = [await conn.fetchval("SELECT pg_get_triggerdef($1)", oid)]
+            await conn.execute("DROP TRIGGER tasks_events ON tasks")
+        elif enabled and oid is None and _TRIGGER_DEF:
+            await conn.execute(_TRIGGER_DEF[0])
+    finally:
+        await conn.close()
 
 
 async def run_store_next(dsn: str, n: int, w: int) -> Result:
@@ -478,8 +502,8 @@ async def run_system(system: str, dsn: str, n: int, w: int) -> Result:
         return await run_split_bare(dsn, n, w)
     if system == "store+next":
         return await run_store_next(dsn, n, w)
-    if system in ("store", "store+tx"):
-        return await run_store(dsn, n, w, transaction=system == "store+tx")
+    if system in ("store", "store+tx", "store-noevents"):
+        return await run_store(dsn, n, w, transaction=system == "store+tx", events=system != "store-noevents")
     if system == "procrastinate":
         return await run_procrastinate(dsn, n, w)
     if system == "pgqueuer":

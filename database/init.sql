@@ -1470,25 +1470,36 @@ INSERT INTO schema_migrations (version, name, checksum) VALUES (6, 'lean_task_wr
 -- serialize every writer's commit).
 
 CREATE TABLE events (
-    xid        xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    -- the writing transaction's xid8 (as bigint, so a BRIN index can serve the feed of
+    -- every session); then the event's own number
+    xid        bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
     id         bigint GENERATED ALWAYS AS IDENTITY,
     at         timestamptz NOT NULL DEFAULT now(),
     session_id text NOT NULL,
     agent      text,
     kind       text NOT NULL,
-    -- the ids it refers to: chunk_id, key/version, name/version, task_id, message_id, ...
-    refs       jsonb NOT NULL DEFAULT '{}'::jsonb,
-    summary    text NOT NULL DEFAULT '',  -- at most 200 characters, never content
+    -- What it refers to, kept narrow because a claim and a completion each write one:
+    -- ref is the main id (chunk_id, key, name, task_id, ...), version the memory's or
+    -- artifact's version or the task's attempt; detail holds anything else. read_events
+    -- turns them into the `refs` object.
+    ref        text,
+    version    integer,
+    detail     jsonb,
+    summary    text,  -- at most 200 characters, never content; NULL: derived when read
     -- NULL: everyone who can see the session; else only these agents (direct messages)
-    visible_to text[],
-    PRIMARY KEY (xid, id)
+    visible_to text[]
 );
+-- A session's feed (and its timeline, newest first) is a range of this index. The feed
+-- of every session reads the newest block ranges through the BRIN index and sorts them:
+-- positions grow with time, so a tail is a few pages. No primary key: nothing refers to
+-- an event, and every index costs each claim and completion an entry (bench/QUEUE.md).
 CREATE INDEX events_session ON events (session_id, xid, id);
+CREATE INDEX events_position ON events USING brin (xid, at) WITH (pages_per_range = 16, autosummarize = on);
 
 -- The newest position retention has deleted: a reader behind it has missed events.
 CREATE TABLE event_retention (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    pruned_xid xid8 NOT NULL DEFAULT '0',
+    pruned_xid bigint NOT NULL DEFAULT 0,
     pruned_id  bigint NOT NULL DEFAULT 0
 );
 INSERT INTO event_retention DEFAULT VALUES;
@@ -1512,7 +1523,7 @@ CREATE FUNCTION emit_event(p_session_id text, p_kind text, p_agent text, p_refs 
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO events (session_id, agent, kind, refs, summary, visible_to)
+    INSERT INTO events (session_id, agent, kind, detail, summary, visible_to)
     VALUES (p_session_id, coalesce(nullif(current_setting('mcp_sessions.actor', true), ''), p_agent, session_user),
             p_kind, p_refs, left(p_summary, 200), p_visible_to);
     -- One NOTIFY per listening process and session per transaction (duplicates collapse).
@@ -1589,29 +1600,31 @@ CREATE TRIGGER artifacts_events AFTER INSERT ON artifacts
 
 -- Tasks: the happy path (created, claimed, started, completed) from the task row; every
 -- other transition from the history row its SQL function writes (task_events), which
--- names who did it and why.
+-- names who did it and why. The happy path is the queue's hot path: its event is one
+-- narrow row (ref, version; the summary is derived when read) written here directly,
+-- not through emit_event (what that saves per task is measured in bench/QUEUE.md).
 CREATE FUNCTION tasks_emit_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    label text := coalesce('"' || left(NEW.title, 80) || '"', NEW.id);
+    kind text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM emit_event(NEW.session_id, 'task.created', NEW.created_by,
-                           jsonb_build_object('task_id', NEW.id, 'task_type', NEW.task_type),
-                           format('%s task %s created%s', NEW.task_type, label, coalesce(' for ' || NEW.agent_name, '')));
+        kind := 'task.created';
     ELSIF NEW.status = 'claimed' AND OLD.status = 'pending' THEN
-        PERFORM emit_event(NEW.session_id, 'task.claimed', NEW.claimed_by,
-                           jsonb_build_object('task_id', NEW.id, 'attempt', NEW.attempts),
-                           format('task %s claimed by %s (attempt %s)', label, NEW.claimed_by, NEW.attempts));
+        kind := 'task.claimed';
     ELSIF NEW.status = 'running' AND OLD.status = 'claimed' THEN
-        PERFORM emit_event(NEW.session_id, 'task.started', NEW.claimed_by,
-                           jsonb_build_object('task_id', NEW.id, 'attempt', NEW.attempts),
-                           format('task %s started by %s', label, NEW.claimed_by));
-    ELSIF NEW.status = 'completed' AND OLD.status IS DISTINCT FROM 'completed' THEN
-        PERFORM emit_event(NEW.session_id, 'task.completed', NEW.claimed_by,
-                           jsonb_build_object('task_id', NEW.id, 'attempt', NEW.attempts),
-                           format('task %s completed by %s', label, NEW.claimed_by));
+        kind := 'task.started';
+    ELSIF NEW.status = 'completed' AND OLD.status <> 'completed' THEN
+        kind := 'task.completed';
+    ELSE
+        RETURN NULL;
     END IF;
+    INSERT INTO events (session_id, agent, kind, ref, version)
+    VALUES (NEW.session_id,
+            coalesce(nullif(current_setting('mcp_sessions.actor', true), ''),
+                     CASE WHEN TG_OP = 'INSERT' THEN NEW.created_by ELSE NEW.claimed_by END),
+            kind, NEW.id, NEW.attempts);
+    PERFORM pg_notify(l.channel, NEW.session_id) FROM event_listeners l WHERE l.session_id IN ('*', NEW.session_id);
     RETURN NULL;
 END;
 $$;
@@ -1652,7 +1665,7 @@ CREATE TRIGGER task_events_events AFTER INSERT ON task_events
 -- long import into another database on the same server must not hold this feed back).
 -- A transaction that ended after the snapshot is no longer listed, so its database is
 -- unknown and it counts: the horizon only ever errs low (a reader waits), never high.
-CREATE FUNCTION event_horizon() RETURNS xid8
+CREATE FUNCTION event_horizon() RETURNS bigint
 LANGUAGE sql STABLE AS $$
     WITH snap AS (SELECT pg_current_snapshot() AS s)
     SELECT coalesce(
@@ -1661,16 +1674,16 @@ LANGUAGE sql STABLE AS $$
              SELECT 1 FROM pg_stat_get_activity(NULL) a
              WHERE a.backend_xid = xid(x) AND a.datid IS NOT NULL
                AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))),
-        (SELECT pg_snapshot_xmax(snap.s) FROM snap));
+        (SELECT pg_snapshot_xmax(snap.s) FROM snap))::text::bigint;
 $$;
 
 -- A page of the feed after (p_after_xid, p_after_id), oldest first, as JSON:
--- {"horizon": xid8 below which every transaction has ended, "events": [...],
+-- {"horizon": the position below which every transaction has ended, "events": [...],
 --  "held": true when committed events past the horizon wait for an older transaction,
 --  "pruned": [xid, id] the newest position retention deleted}.
 -- Only the filters given are in the query, so each plan is an index range scan.
--- psql: SELECT read_events('0', 0, 20);
-CREATE FUNCTION read_events(p_after_xid xid8, p_after_id bigint, p_limit integer,
+-- psql: SELECT read_events(0, 0, 20);
+CREATE FUNCTION read_events(p_after_xid bigint, p_after_id bigint, p_limit integer,
                             p_session_id text DEFAULT NULL, p_kinds text[] DEFAULT NULL,
                             p_viewer text DEFAULT NULL)
 RETURNS jsonb
@@ -1678,7 +1691,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     -- A STABLE function reads under its caller's one snapshot: the horizon and the page
     -- below come from the same one, so every transaction under the horizon is in it.
-    horizon xid8 := event_horizon();
+    horizon bigint := event_horizon();
     filters text := '';
     page jsonb;
     held boolean := false;
@@ -1690,41 +1703,71 @@ BEGIN
         filters := filters || format(' AND (e.visible_to IS NULL OR %L = ANY (e.visible_to))', p_viewer);
     END IF;
     EXECUTE format(
-        'SELECT coalesce(jsonb_agg(jsonb_build_object(''xid'', e.xid::text, ''id'', e.id, ''at'', e.at,'
-        ' ''session_id'', e.session_id, ''agent'', e.agent, ''kind'', e.kind, ''refs'', e.refs,'
-        ' ''summary'', e.summary) ORDER BY e.xid, e.id), ''[]'') FROM (SELECT * FROM events e'
-        ' WHERE (e.xid, e.id) > (%L::xid8, %s) AND e.xid < %L::xid8%s ORDER BY e.xid, e.id LIMIT %s) e',
-        p_after_xid, p_after_id, horizon, filters, p_limit)
+        'SELECT coalesce(jsonb_agg(event_json(e) ORDER BY e.xid, e.id), ''[]'') FROM (SELECT * FROM events e'
+        ' WHERE e.xid >= %s AND (e.xid, e.id) > (%s, %s) AND e.xid < %s%s ORDER BY e.xid, e.id LIMIT %s) e',
+        p_after_xid, p_after_xid, p_after_id, horizon, filters, p_limit)
     INTO page;
     IF jsonb_array_length(page) = 0 THEN
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM events e WHERE (e.xid, e.id) > (%L::xid8, %s) AND e.xid >= %L::xid8%s)',
-                       p_after_xid, p_after_id, horizon, filters)
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM events e WHERE e.xid >= %s AND (e.xid, e.id) > (%s, %s)%s)',
+                       greatest(p_after_xid, horizon), p_after_xid, p_after_id, filters)
         INTO held;
     END IF;
     SELECT * INTO r FROM event_retention;
-    RETURN jsonb_build_object('horizon', horizon::text, 'events', page, 'held', held,
-                              'pruned', jsonb_build_array(r.pruned_xid::text, r.pruned_id));
+    RETURN jsonb_build_object('horizon', horizon, 'events', page, 'held', held,
+                              'pruned', jsonb_build_array(r.pruned_xid, r.pruned_id));
 END;
 $$;
 
--- Retention: deletes events older than p_keep among the oldest p_limit (positions follow
--- time closely, so this reads only the head of the index), and moves the pruned mark.
+-- One event as its readers see it: refs from ref/version/detail, the summary derived
+-- for the narrow rows the queue's hot path writes.
+CREATE FUNCTION event_json(e events) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    family text := split_part(e.kind, '.', 1);
+    refs jsonb := coalesce(e.detail, '{}'::jsonb);
+    summary text := e.summary;
+    t record;
+BEGIN
+    IF e.ref IS NOT NULL THEN
+        refs := refs || jsonb_build_object(CASE family WHEN 'chunk' THEN 'chunk_id' WHEN 'memory' THEN 'key'
+                                               WHEN 'artifact' THEN 'name' WHEN 'task' THEN 'task_id'
+                                               WHEN 'message' THEN 'message_id'
+                                               WHEN 'reservation' THEN 'reservation_id' ELSE 'ref' END, e.ref);
+    END IF;
+    IF e.version IS NOT NULL THEN
+        refs := refs || jsonb_build_object(CASE family WHEN 'task' THEN 'attempt' ELSE 'version' END, e.version);
+    END IF;
+    IF summary IS NULL AND family = 'task' THEN
+        SELECT coalesce('"' || left(title, 80) || '"', id) AS label, task_type, agent_name INTO t
+        FROM tasks WHERE id = e.ref;
+        summary := CASE e.kind
+            WHEN 'task.created' THEN format('%s task %s created%s', t.task_type, coalesce(t.label, e.ref),
+                                            coalesce(' for ' || t.agent_name, ''))
+            WHEN 'task.claimed' THEN format('task %s claimed by %s (attempt %s)', coalesce(t.label, e.ref), e.agent, e.version)
+            WHEN 'task.started' THEN format('task %s started by %s', coalesce(t.label, e.ref), e.agent)
+            WHEN 'task.completed' THEN format('task %s completed by %s', coalesce(t.label, e.ref), e.agent)
+        END;
+    END IF;
+    RETURN jsonb_build_object('xid', e.xid, 'id', e.id, 'at', e.at, 'session_id', e.session_id, 'agent', e.agent,
+                              'kind', e.kind, 'refs', refs, 'summary', left(coalesce(summary, e.kind), 200));
+END;
+$$;
+
+-- Retention: deletes up to p_limit events older than p_keep (the BRIN index finds the old
+-- block ranges without reading the rest) and moves the pruned mark past them.
 CREATE FUNCTION prune_events(p_keep interval, p_limit integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    n integer;
     last record;
 BEGIN
-    WITH head AS (
-        SELECT e.xid, e.id FROM events e ORDER BY e.xid, e.id LIMIT p_limit
-    ), gone AS (
-        DELETE FROM events e USING head
-        WHERE e.xid = head.xid AND e.id = head.id AND e.at < now() - p_keep
-        RETURNING e.xid, e.id
+    WITH gone AS (
+        DELETE FROM events WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM events WHERE at < now() - p_keep LIMIT p_limit))
+        RETURNING xid, id
     )
-    SELECT count(*) AS n, max(g.xid) AS xid,
-           (SELECT max(g2.id) FROM gone g2 WHERE g2.xid = (SELECT max(g3.xid) FROM gone g3)) AS id
-    INTO last FROM gone g;
+    SELECT count(*) AS n, (SELECT g.xid FROM gone g ORDER BY g.xid DESC, g.id DESC LIMIT 1) AS xid,
+           (SELECT g.id FROM gone g ORDER BY g.xid DESC, g.id DESC LIMIT 1) AS id
+    INTO last FROM gone;
     IF last.n > 0 THEN
         UPDATE event_retention
         SET pruned_xid = last.xid, pruned_id = last.id
@@ -1733,7 +1776,7 @@ BEGIN
     RETURN last.n;
 END;
 $$;
-INSERT INTO schema_migrations (version, name, checksum) VALUES (7, 'events', '028e8a9eb0df538c5b0a0c955622e59966f252ffd18f46ecee104e953f75aace');
+INSERT INTO schema_migrations (version, name, checksum) VALUES (7, 'events', 'c9bd7b0ba4e5c5b3c91f647ca7af8eccb43fd317ab1753297693098634ca9eca');
 
 -- >>> migration 0009_scale
 

@@ -3,7 +3,7 @@
 
 -- name: read_events
 -- A page after a position, with the horizon, the held-back flag and the pruned mark.
-SELECT read_events($1::xid8, $2, $3, $4, $5, $6);
+SELECT read_events($1, $2, $3, $4, $5, $6);
 
 -- name: event_now
 -- The position "now": every event to come (or committed but still held back) lies after it.
