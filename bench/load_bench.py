@@ -5,6 +5,7 @@ the servers' memory.
 
     python bench/load_bench.py --clients 8 --calls 150            # DATABASE_URL: the server to use
     python bench/load_bench.py --transport http --clients 16
+    python bench/load_bench.py --transport http --processes 1,2,4  # serve --workers N, side by side
 
 A scratch database is created on the server of DATABASE_URL (default: the local
 PostgreSQL at 127.0.0.1:5432) and dropped afterwards."""
@@ -64,12 +65,15 @@ def server_env(dsn: str, agent: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def http_clients(dsn: str, n: int) -> AsyncIterator[list[Client]]:
+async def http_clients(dsn: str, n: int, processes: int = 1, mode: str = "auto") -> AsyncIterator[list[Client]]:
     conn = await connect(dsn)
     secrets = [(await tokens.create(conn, f"bench-{i}"))[1] for i in range(n)]
     await conn.close()
-    command = [sys.executable, "-m", "mcp_sessions", "serve", "--transport", "http", "--port", "0"]
-    env = {**server_env(dsn, "server"), "MCP_SESSIONS_POOL_MAX_SIZE": str(min(20, max(4, n)))}
+    command = [sys.executable, "-m", "mcp_sessions", "serve", "--transport", "http", "--port", "0",
+               "--workers", str(processes)]
+    # The same number of database connections in all, however many processes share them.
+    pool = max(2, min(20, max(4, n)) // processes)
+    env = {**server_env(dsn, "server"), "MCP_SESSIONS_POOL_MAX_SIZE": str(pool)}
     async with await anyio.open_process(command, env=env) as process:
         url = None
         async for chunk in process.stderr:
@@ -88,7 +92,8 @@ async def http_clients(dsn: str, n: int) -> AsyncIterator[list[Client]]:
             clients = []
             for secret in secrets:
                 http = await stack.enter_async_context(create_mcp_http_client(headers={"Authorization": f"Bearer {secret}"}))
-                clients.append(await stack.enter_async_context(Client(streamable_http_client(url, http_client=http))))
+                clients.append(await stack.enter_async_context(
+                    Client(streamable_http_client(url, http_client=http), mode=mode)))
             yield clients
             await stack.aclose()
             process.terminate()
@@ -110,15 +115,17 @@ async def stdio_clients(dsn: str, n: int) -> AsyncIterator[list[Client]]:
 
 
 def servers() -> list[psutil.Process]:
-    """Every mcp-sessions server this process started."""
-    found = []
+    """Every mcp-sessions server this process started, with the worker processes of
+    `serve --workers N` (spawned children whose command line doesn't name us)."""
+    found: dict[int, psutil.Process] = {}
     for child in psutil.Process().children(recursive=True):
         try:
             if "mcp_sessions" in " ".join(child.cmdline()) and "serve" in child.cmdline():
-                found.append(child)
+                found[child.pid] = child
+                found.update((p.pid, p) for p in child.children(recursive=True))
         except psutil.Error:
             pass
-    return found
+    return list(found.values())
 
 
 def server_rss_mib() -> float:
@@ -239,19 +246,47 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=150, help="operations per client (upper bound)")
     parser.add_argument("--seconds", type=float, default=60, help="time limit per transport")
     parser.add_argument("--transport", choices=["both", "http", "stdio"], default="both")
+    parser.add_argument("--processes", default="1", help="HTTP: server processes (serve --workers), e.g. 1,2,4")
+    parser.add_argument("--mode", choices=["auto", "legacy"], default="auto",
+                        help="HTTP clients: the per-request protocol (auto) or the initialize handshake (legacy)")
     args = parser.parse_args()
+    processes = [int(p) for p in args.processes.split(",")]
+    if not all(1 <= p <= 16 for p in processes):
+        parser.error("--processes: 1-16 each")
     if not 1 <= args.clients <= 64 or not 1 <= args.calls <= 5000 or not 1 <= args.seconds <= 600:
         parser.error("keep it bounded: 1-64 clients, 1-5000 calls each, 1-600 seconds")
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     print(f"load bench: {args.clients} clients x {args.calls} operations (limit {args.seconds:g} s), mix {dict(MIX)}\n"
           "('queue' is create_task + claim_task + complete_task)\n")
-    for transport in ("http", "stdio") if args.transport == "both" else (args.transport,):
+    runs = [("http", p) for p in processes] if args.transport in ("both", "http") else []
+    runs += [("stdio", args.clients)] if args.transport in ("both", "stdio") else []
+    summary = []
+    for transport, n in runs:
         async with scratch_database(server) as dsn:
-            opener = http_clients if transport == "http" else stdio_clients
-            async with opener(dsn, args.clients) as clients:
+            if transport == "http":
+                opener = http_clients(dsn, args.clients, n, args.mode)
+                name = f"http, {n} server process{'es' if n > 1 else ''} (serve --workers {n}), clients {args.mode}"
+            else:
+                opener = stdio_clients(dsn, args.clients)
+                name = f"stdio ({n} server processes)"
+            async with opener as clients:
                 result = await run_mix(clients, args.calls, args.seconds)
-            servers = "one server process" if transport == "http" else f"{args.clients} server processes"
-            print(report(f"{transport} ({servers})", args.clients, result) + "\n", flush=True)
+            print(report(name, args.clients, result) + "\n", flush=True)
+            summary.append((transport, n, result))
+    if len(summary) > 1:
+        print(side_by_side(summary))
+
+
+def side_by_side(summary: list[tuple[str, int, dict]]) -> str:
+    lines = ["| transport | server processes | ops/s | server CPU ms/op | server RSS MiB | get_session p50 / p99 ms | "
+             "errors |", "|---|---|---|---|---|---|---|"]
+    for transport, n, result in summary:
+        total = sum(len(v) for v in result["timings"].values())
+        gets = result["timings"].get("get_session", [0.0])
+        lines.append(f"| {transport} | {n} | {total / result['elapsed']:.0f} | {result['cpu'] / max(total, 1) * 1000:.1f} "
+                     f"| {result['peak_rss']:.0f} | {pct(gets, 0.5):.1f} / {pct(gets, 0.99):.1f} | "
+                     f"{sum(result['errors'].values())} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 SYSTEMS = ("floor", "tasks-bare", "split-bare", "store", "store+next", "store+tx")
@@ -26,3 +28,20 @@ def test_queue_bench_drains_every_task_once_per_system(pg_server_dsn: str) -> No
         (system, w) for system in SYSTEMS for w in ("1", "4")
     }
     assert "wake-up of a waiting claimer" in run.stdout and "3 rounds" in run.stdout
+
+
+@pytest.mark.slow
+def test_load_bench_runs_one_and_two_processes_side_by_side(pg_server_dsn: str) -> None:
+    """bench/load_bench.py --processes: each row ran without errors, and the server
+    memory of two processes counts the workers (not only the supervisor)."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "load_bench.py"), "--transport", "http", "--processes", "1,2",
+         "--clients", "2", "--calls", "4", "--seconds", "60", "--mode", "legacy"],
+        env={**os.environ, "DATABASE_URL": pg_server_dsn}, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line.split("|") for line in run.stdout.splitlines() if line.startswith("| http |")]
+    assert [row[2].strip() for row in rows] == ["1", "2"]
+    assert all(row[7].strip() == "0" for row in rows), run.stdout  # errors
+    one, two = (float(row[5]) for row in rows)  # server RSS, MiB
+    assert two > 1.5 * one

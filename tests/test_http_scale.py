@@ -133,3 +133,12 @@ async def test_workers_share_one_port_each_with_its_own_listen_connection(databa
 
 async def _eq(value, expected) -> bool:
     return await value == expected
+
+
+async def test_workers_that_cannot_reach_the_database_say_so_in_one_line():
+    command = [sys.executable, "-m", "mcp_sessions", "serve", "--transport", "http", "--port", "0", "--workers", "2"]
+    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere", "MCP_SESSIONS_CONNECT_TIMEOUT": "2"}
+    result = await anyio.run_process(command, cwd=REPO, check=False, env=env)
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("mcp-sessions: cannot start: cannot use the database"), lines

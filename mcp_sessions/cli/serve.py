@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
 import os
@@ -142,6 +143,13 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
         print(f"mcp-sessions: cannot listen on {host}:{port}: {exc.strerror or exc}{'; ' + hint if hint else ''}",
               file=sys.stderr)
         return 1
+    try:
+        # Before any worker starts: a database that can't be used is one line here, not a
+        # traceback per worker, and pending migrations run once, not raced by N workers.
+        asyncio.run(_prepare_database(settings))
+    except BaseException as exc:  # noqa: BLE001 - reported in one line, or re-raised
+        sock.close()
+        return _report_start_failure(exc, settings)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     common = dict(
@@ -165,6 +173,21 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
             return 130
         return 0 if server.started else 1
     return _serve_workers(uvicorn, host, sock, workers, common)
+
+
+async def _prepare_database(settings: Settings) -> None:
+    import asyncpg
+
+    from mcp_sessions import migrations
+    from mcp_sessions.db import resolve_dsn
+
+    dsn = await resolve_dsn(settings)
+    conn = await asyncpg.connect(dsn, statement_cache_size=settings.statement_cache_size, timeout=settings.connect_timeout)
+    try:
+        if applied := await migrations.migrate(conn):
+            log.info("applied migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
+    finally:
+        await conn.close()
 
 
 def _listen(host: str, port: int) -> socket.socket:
