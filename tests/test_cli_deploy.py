@@ -75,3 +75,41 @@ def test_mcp_config_holds_no_secret():
             assert not re.search(r"://[^/@\s]+:[^/@\s]+@", arg), f"{name} has a password in a URL"
         if any(SECRETISH.search(k) for k in server.get("env", {})):
             assert server.get("disabled") is True, f"{name} needs credentials: ship it disabled"
+
+
+def test_pgadmin_password_is_required_when_pgadmin_starts(tmp_path):
+    """Like POSTGRES_PASSWORD, but checked by the container: compose interpolates every
+    service before applying profiles, so `${PGADMIN_PASSWORD:?}` would stop a plain
+    `docker compose up`. The entrypoint's check, run as the container would run it."""
+    import subprocess
+
+    admin = COMPOSE["services"]["pgadmin"]
+    text = (REPO / "docker-compose.yml").read_text()
+    assert not re.search(r"\$\{PGADMIN_[A-Z_]*:\?", text)  # nothing required at interpolation
+    assert admin["environment"]["PGADMIN_DEFAULT_PASSWORD"] == "${PGADMIN_PASSWORD:-}"
+    assert admin["environment"]["PGADMIN_CONFIG_SERVER_MODE"] == "True"  # a login, not an open desktop mode
+    command = [part.replace("$$", "$") for part in admin["entrypoint"]]  # compose's escape
+    image_entrypoint = tmp_path / "entrypoint.sh"
+    image_entrypoint.write_text("#!/bin/sh\necho started\n")
+    image_entrypoint.chmod(0o755)
+    command[-1] = command[-1].replace("/entrypoint.sh", str(image_entrypoint))
+    refused = subprocess.run(command, env={"PGADMIN_DEFAULT_PASSWORD": ""}, capture_output=True, text=True)
+    assert refused.returncode == 1 and "set PGADMIN_PASSWORD in .env" in refused.stderr
+    started = subprocess.run(command, env={"PGADMIN_DEFAULT_PASSWORD": "s3cret"}, capture_output=True, text=True)
+    assert started.returncode == 0 and started.stdout == "started\n"
+
+
+def test_the_readonly_postgres_entry_reads_the_compose_database():
+    """It reads the database compose creates, by the URL the docs give the agents, and its
+    name says so (the embedded default listens on a Unix socket only)."""
+    env = COMPOSE["services"]["postgres"]["environment"]
+    database = re.search(r":-([^}]+)\}", env["POSTGRES_DB"])[1]
+    user = re.search(r":-([^}]+)\}", env["POSTGRES_USER"])[1]
+    port = re.search(r"POSTGRES_PORT:-(\d+)", " ".join(COMPOSE["services"]["postgres"]["ports"]))[1]
+    compose_url = f"postgresql://{user}@localhost:{port}/{database}"
+    readonly = {name: s for name, s in CONFIG["mcpServers"].items() if "server-postgres" in " ".join(s["args"])}
+    assert list(readonly) == ["postgres-readonly-compose"]
+    assert readonly["postgres-readonly-compose"]["args"][-1] == compose_url
+    readme = (REPO / "README.md").read_text()
+    assert f'"DATABASE_URL": "{compose_url}"' in readme and "`postgres-readonly-compose`" in readme
+    assert f"export DATABASE_URL={compose_url}" in (REPO / "docs" / "cli.md").read_text()
