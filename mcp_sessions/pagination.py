@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+from datetime import datetime
 from typing import Any
 
 from mcp_sessions.errors import InvalidInput
@@ -41,14 +43,46 @@ def encode(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(cursor: str | None, arity: int) -> list[Any] | None:
+_INT8 = 2**63
+
+
+def _value(kind: type, value: Any) -> Any:
+    """value as `kind`, or ValueError: a cursor is the caller's input like any other."""
+    if kind is datetime and isinstance(value, str):
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+        return at
+    if kind is int and type(value) is int and -_INT8 <= value < _INT8:
+        return value
+    if kind is float and type(value) in (int, float) and math.isfinite(value):
+        return float(value)
+    if kind is str and isinstance(value, str) and len(value) <= 1000:
+        return value
+    raise ValueError(f"not a {kind.__name__}")
+
+
+def decode(cursor: str | None, *kinds: type | int) -> list[Any] | None:
+    """The values encode() wrote, each checked and converted to its kind (str, int,
+    float or datetime), or None for no cursor. A cursor that is not one of ours, or
+    whose values have the wrong types, is [invalid_input], never a crash further on.
+    (An int instead of kinds is the old form: that many strings or int8 integers.)"""
     if cursor is None or cursor == "":
         return None
+    if len(kinds) == 1 and isinstance(kinds[0], int):
+        shape: list[Any] = [None] * kinds[0]
+    else:
+        shape = list(kinds)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != arity:
-        raise InvalidInput("cursor is malformed: pass next_cursor back exactly as a previous page returned it")
-    return values
+        if not isinstance(values, list) or len(values) != len(shape):
+            raise ValueError("wrong length")
+        return [
+            _value(kind, v) if kind is not None else _value(int if type(v) is int else str, v)
+            for kind, v in zip(shape, values)
+        ]
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput(
+            "cursor is malformed: pass next_cursor back exactly as a previous page returned it"
+        ) from None

@@ -138,6 +138,8 @@ JsonList = Annotated[list[JsonValue], Field(max_length=100), AfterValidator(_jso
 # Memory content: any JSON, its size checked by remember against max_memory_bytes.
 JsonContent = Annotated[JsonValue, AfterValidator(_clean_json)]
 Limit = Annotated[int, Field(ge=1, le=200)]
+# Counts and positions PostgreSQL keeps as integer (int4): versions, offsets, lengths.
+INT4_MAX = 2**31 - 1
 Cursor = Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")]
 
 

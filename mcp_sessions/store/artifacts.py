@@ -13,7 +13,7 @@ from mcp_sessions.models import Artifact, ArtifactContent, ArtifactPage, from_ro
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.sql import build
 from mcp_sessions.store import sessions
-from mcp_sessions.store.chunks import DEFAULT_SLICE
+from mcp_sessions.store.chunks import slice_bounds
 
 
 async def save(
@@ -46,13 +46,13 @@ async def read(
     offset: int,
     length: int | None,
 ) -> ArtifactContent:
-    length = DEFAULT_SLICE if length is None else length
+    start, count = slice_bounds(offset, length)
     if artifact_id is not None:
-        row = await conn.fetchrow(Q["get_artifact_slice_by_id"], artifact_id, offset, length)
+        row = await conn.fetchrow(Q["get_artifact_slice_by_id"], artifact_id, start, count)
         if row is None:
             raise NotFound(f"artifact {artifact_id!r} not found: list_artifacts shows a session's artifacts")
     elif session_id is not None and name is not None:
-        row = await conn.fetchrow(Q["get_artifact_slice_by_name"], session_id, name, version, offset, length)
+        row = await conn.fetchrow(Q["get_artifact_slice_by_name"], session_id, name, version, start, count)
         if row is None:
             await sessions.ensure_exists(conn, session_id)
             which = f"version {version} of " if version is not None else ""
@@ -78,7 +78,7 @@ async def list_page(
     limit: int,
     cursor: str | None,
 ) -> ArtifactPage:
-    after = pagination.decode(cursor, 2)
+    after = pagination.decode(cursor, str, int)
     # The cursor is the last row's (name, version): the latest of each name pages by name,
     # the versions of one name by version.
     if name is None:

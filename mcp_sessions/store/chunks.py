@@ -48,11 +48,20 @@ async def add(
     return from_row(Chunk, {k: v for k, v in existing.items() if k != "content_sha256"})
 
 
+# No text in PostgreSQL is longer than 1 GB, so no slice reaches past this many
+# characters; bounding offset and length by it keeps substr's int4 from overflowing.
+_SLICE_MAX = 2**30
+
+
+def slice_bounds(offset: int, length: int | None) -> tuple[int, int]:
+    """(offset, length) for substr: the default length, both bounded (see _SLICE_MAX)."""
+    return min(offset, _SLICE_MAX), min(DEFAULT_SLICE if length is None else length, _SLICE_MAX)
+
+
 async def read(
     conn: asyncpg.Connection, session_id: str, chunk_id: str, *, offset: int, length: int | None
 ) -> ChunkContent:
-    length = DEFAULT_SLICE if length is None else length
-    row = await conn.fetchrow(Q["get_chunk_slice"], session_id, chunk_id, offset, length)
+    row = await conn.fetchrow(Q["get_chunk_slice"], session_id, chunk_id, *slice_bounds(offset, length))
     if row is None:
         await sessions.ensure_exists(conn, session_id)
         raise NotFound(f"chunk {chunk_id!r} not found in session {session_id!r}: list_chunks shows its chunks")
@@ -67,7 +76,7 @@ async def read(
 
 
 async def list_page(conn: asyncpg.Connection, session_id: str, *, limit: int, cursor: str | None) -> ChunkPage:
-    after = pagination.decode(cursor, 1)
+    after = pagination.decode(cursor, int)
     query, args = build("list_chunks", session_id=session_id, after_seq=after[0] if after else None, limit=limit + 1)
     rows = await conn.fetch(query, *args)
     if not rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -36,6 +37,9 @@ def translate_errors() -> Iterator[None]:
         raise NotFound(_fk_message(exc)) from exc
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"already exists ({exc.constraint_name}): {exc.detail or exc}") from exc
+    except asyncpg.NotNullViolationError as exc:
+        # A JSON null sent for a value that must be there (extracted_items=null).
+        raise InvalidInput(f"{exc.column_name or 'a value'} must not be null") from exc
     except asyncpg.CheckViolationError as exc:
         raise InvalidInput(f"value not allowed by {exc.constraint_name}: {exc.detail or exc}") from exc
     except (asyncpg.QueryCanceledError, asyncpg.DeadlockDetectedError,
@@ -45,6 +49,10 @@ def translate_errors() -> Iterator[None]:
         raise InvalidInput(f"content too large for the database: {exc}") from exc
     except asyncpg.CharacterNotInRepertoireError as exc:
         raise InvalidInput(f"text is not valid UTF-8 or contains NUL: {exc}") from exc
+    except asyncpg.DataError as exc:
+        # A value the database can't take (a number past int4/int8, a wrong type): the
+        # tools' own types refuse these first; this keeps any they miss a clear refusal.
+        raise InvalidInput(f"a value the database cannot store: {_data_reason(exc)}") from exc
     except TimeoutError as exc:
         raise Unavailable(
             "the database did not answer in time (statement_timeout or connect_timeout); "
@@ -54,6 +62,14 @@ def translate_errors() -> Iterator[None]:
         raise Unavailable(
             f"the database is unreachable ({type(exc).__name__}); nothing was written, it is safe to retry"
         ) from exc
+
+
+def _data_reason(exc: asyncpg.DataError) -> str:
+    # asyncpg's own text ("invalid input for query argument $2: 2147483648 (value out of
+    # int32 range)") names a placeholder the caller never saw: keep the reason only.
+    text = str(exc)
+    reason = re.search(r"\(([^()]*)\)\s*$", text) if text.startswith("invalid input for query argument") else None
+    return reason[1] if reason else text[:200]
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:

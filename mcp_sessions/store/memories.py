@@ -82,8 +82,8 @@ async def list_page(
     limit: int,
     cursor: str | None,
 ) -> MemoryPage:
-    after = pagination.decode(cursor, 2)
-    after_at = datetime.fromisoformat(after[0]) if after else None
+    after = pagination.decode(cursor, datetime, str)
+    after_at = after[0] if after else None
     query, args = build(
         "list_memories", session_id=session_id, type=type, tags=list(dict.fromkeys(tags)) if tags else None,
         after_at=after_at, after_key=after[1] if after else None, limit=limit + 1,

@@ -222,9 +222,9 @@ async def search(
     cursor: str | None = None,
 ) -> SearchResults:
     """Best first; `next_cursor` continues the same ranking (keyset on rank, segment)."""
-    after = pagination.decode(cursor, 3)
+    after = pagination.decode(cursor, str, float, int)
     if after is not None:
-        if after[0] not in ("fulltext", "fuzzy") or not isinstance(after[2], int):
+        if after[0] not in ("fulltext", "fuzzy"):
             raise InvalidInput("cursor is malformed: pass next_cursor back exactly as a previous page returned it")
         mode = after[0]
     if kinds is None:

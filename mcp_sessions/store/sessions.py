@@ -70,8 +70,8 @@ async def update(
 async def list_page(
     conn: asyncpg.Connection, *, status: str | None, participant: str | None, limit: int, cursor: str | None
 ) -> SessionPage:
-    after = pagination.decode(cursor, 2)
-    after_at = datetime.fromisoformat(after[0]) if after else None
+    after = pagination.decode(cursor, datetime, str)
+    after_at = after[0] if after else None
     after_id = after[1] if after else None
     query, args = build(
         "session_summaries", status=status, participant=participant, after_at=after_at, after_id=after_id,

@@ -267,8 +267,8 @@ async def list_page(
     limit: int,
     cursor: str | None,
 ) -> TaskPage:
-    after = pagination.decode(cursor, 2)
-    after_at = datetime.fromisoformat(after[0]) if after else None
+    after = pagination.decode(cursor, datetime, str)
+    after_at = after[0] if after else None
     query, args = build(
         "list_tasks", session_id=session_id, agent_name=agent_name, status=status,
         # pending, claimed and running tasks have their own index

@@ -11,7 +11,7 @@ from mcp_sessions.models import Artifact, ArtifactContent, ArtifactPage, Artifac
 from mcp_sessions.store import artifacts as store
 from mcp_sessions.tools._base import CREATE, READ, app_of, tool
 from mcp_sessions.tools.chunks import Length, Offset
-from mcp_sessions.validation import Content, Cursor, Identifier, JsonObject, Limit, Text, check_size
+from mcp_sessions.validation import INT4_MAX, Content, Cursor, Identifier, JsonObject, Limit, Text, check_size
 
 Format = Annotated[
     str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9+.-]*$", description="markdown, python, json, ...")
@@ -44,7 +44,7 @@ def register(mcp: MCPServer) -> None:
         artifact_id: Identifier | None = None,
         session_id: Identifier | None = None,
         name: Text(300) | None = None,
-        version: Annotated[int | None, Field(ge=1, description="Default: latest.")] = None,
+        version: Annotated[int | None, Field(ge=1, le=INT4_MAX, description="Default: latest.")] = None,
         offset: Offset = 0,
         length: Length = None,
     ) -> ArtifactContent:

@@ -10,10 +10,10 @@ from pydantic import Field
 from mcp_sessions.models import Chunk, ChunkContent, ChunkFormat, ChunkPage
 from mcp_sessions.store import chunks as store
 from mcp_sessions.tools._base import READ, UPSERT, app_of, tool
-from mcp_sessions.validation import AnyJson, Content, Cursor, Identifier, Limit, check_size
+from mcp_sessions.validation import INT4_MAX, AnyJson, Content, Cursor, Identifier, Limit, check_size
 
-Offset = Annotated[int, Field(ge=0, description="Start, in characters.")]
-Length = Annotated[int | None, Field(ge=1, description="Characters to read; default 50,000.")]
+Offset = Annotated[int, Field(ge=0, le=INT4_MAX, description="Start, in characters.")]
+Length = Annotated[int | None, Field(ge=1, le=INT4_MAX, description="Characters to read; default 50,000.")]
 
 
 def register(mcp: MCPServer) -> None:

@@ -13,7 +13,7 @@ from mcp_sessions.models import Forgotten, Memory, MemoryPage, MemoryType
 from mcp_sessions.store import memories as store
 from mcp_sessions.store.events import set_actor
 from mcp_sessions.tools._base import DELETE, READ, UPSERT, app_of, tool
-from mcp_sessions.validation import Cursor, Identifier, JsonContent, Limit, Text
+from mcp_sessions.validation import INT4_MAX, Cursor, Identifier, JsonContent, Limit, Text
 
 Tags = Annotated[list[Text(100)], Field(max_length=50)]
 
@@ -28,7 +28,7 @@ def register(mcp: MCPServer) -> None:
         ctx: Context,
         tags: Tags = [],
         expected_version: Annotated[
-            int | None, Field(ge=0, description="Refuse unless the memory is at this version (0: must not exist).")
+            int | None, Field(ge=0, le=INT4_MAX, description="Refuse unless the memory is at this version (0: must not exist).")
         ] = None,
     ) -> Memory:
         """Store knowledge under a key (an existing key is updated and its version goes up)."""
