@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     http_workers: int = Field(
         default=1, ge=1, le=64, description="HTTP transport: server processes sharing the port (serve --workers)."
     )
+    hooks: Path | None = Field(
+        default=None,
+        description="HTTP transport: a TOML file of webhooks (POST /hooks/NAME) that turn signed events into tasks.",
+    )
     http_auth: Literal["token", "none"] = Field(
         default="token", description="HTTP transport: 'token' (per-agent bearer tokens) or 'none' (loopback only)."
     )

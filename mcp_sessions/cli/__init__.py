@@ -7,10 +7,10 @@ import argparse
 
 from mcp_sessions import __version__
 from mcp_sessions.cli import (
-    agents, archive, db, dispatch, import_json, schedules, search, serve, sessions, tasks, tokens, watch,
+    agents, archive, db, dispatch, hooks, import_json, schedules, search, serve, sessions, tasks, tokens, watch,
 )
 
-COMMANDS = [serve, db, sessions, tasks, agents, search, watch, archive, import_json, tokens, schedules, dispatch]
+COMMANDS = [serve, db, sessions, tasks, agents, search, watch, archive, import_json, tokens, schedules, dispatch, hooks]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,6 +135,14 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
     except BindRefused as exc:
         print(f"mcp-sessions: {exc}", file=sys.stderr)
         return 2
+    if settings.hooks is not None:
+        from mcp_sessions.hooks import HooksConfigError, load
+
+        try:
+            load(settings.hooks)  # checked here, once, before any worker starts
+        except HooksConfigError as exc:
+            print(f"mcp-sessions: cannot start: {exc.message}", file=sys.stderr)
+            return 2
     try:
         sock = _listen(host, port)
     except OSError as exc:

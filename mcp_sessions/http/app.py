@@ -1,5 +1,7 @@
 """The HTTP application: the MCP server at /mcp behind bearer-token auth, plus
-/healthz (unauthenticated) and /metrics (a token if MCP_SESSIONS_METRICS_AUTH=token);
+/healthz (unauthenticated) and /metrics (a token if MCP_SESSIONS_METRICS_AUTH=token),
+and, when MCP_SESSIONS_HOOKS names a file, the webhook relay at /hooks/NAME
+(authenticated by each hook's signature instead of a token: mcp_sessions/hooks);
 in front of all of them, Host/Origin checks and the request body limit (guard.py)."""
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from mcp_sessions.config import Settings
 from mcp_sessions.errors import SessionsError
 from mcp.server.transport_security import TransportSecuritySettings
 
+from mcp_sessions.hooks import load as load_hooks
+from mcp_sessions.hooks.relay import PATH as RELAY_PATH
+from mcp_sessions.hooks.relay import Relay
 from mcp_sessions.http.auth import TokenAuth
 from mcp_sessions.http.guard import BodyLimit, HostGuard, is_loopback, max_body_bytes
 from mcp_sessions.http.metrics import Metrics
@@ -22,6 +27,7 @@ from mcp_sessions.tools._base import App
 MCP_PATH = "/mcp"
 METRICS_PATH = "/metrics"
 PUBLIC_PATHS = frozenset({"/healthz", METRICS_PATH})
+HOOKS_PREFIX = "/hooks/"  # signed by their senders: no bearer token
 
 
 class BindRefused(ValueError):
@@ -51,7 +57,11 @@ class _Runtime:
 
 def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
     runtime = _Runtime(settings)
+    # A bad hooks file stops the server before it starts (HooksConfigError, one line).
+    hooks = load_hooks(settings.hooks) if settings.hooks is not None else {}
     mcp = create_server(settings, on_start=runtime.started)
+    if hooks:
+        mcp.custom_route(RELAY_PATH, methods=["POST"])(Relay(hooks, lambda: runtime.app).handle)
 
     @mcp.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> Response:
@@ -86,7 +96,7 @@ def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
     refused = runtime.metrics.refused
     public = PUBLIC_PATHS if settings.metrics_auth == "none" else PUBLIC_PATHS - {METRICS_PATH}
     if settings.http_auth == "token":
-        asgi = TokenAuth(asgi, lambda: runtime.app, public=public, on_refusal=refused)
+        asgi = TokenAuth(asgi, lambda: runtime.app, public=public, public_prefixes=(HOOKS_PREFIX,), on_refusal=refused)
     elif settings.metrics_auth == "token":
         asgi = TokenAuth(asgi, lambda: runtime.app, only=frozenset({METRICS_PATH}), on_refusal=refused)
     asgi = BodyLimit(asgi, settings, on_refusal=refused)

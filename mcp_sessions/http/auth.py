@@ -36,19 +36,21 @@ class TokenAuth:
 
     def __init__(
         self, app: ASGIApp, get_app: Callable[[], App | None], *, public: frozenset[str] = frozenset(),
-        only: frozenset[str] | None = None, on_refusal: Callable[[str], None] = lambda reason: None,
+        only: frozenset[str] | None = None, public_prefixes: tuple[str, ...] = (),
+        on_refusal: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.app = app
         self.get_app = get_app
         self.public = public
         self.only = only  # when set, only these paths need a token
+        self.public_prefixes = public_prefixes  # routes with their own credential (signed webhooks)
         self.on_refusal = on_refusal
         # sha256 of a token -> (its agent, until when on the monotonic clock). Refusals are
         # not remembered: a token that fails is checked again on its next request.
         self._verified: dict[bytes, tuple[str, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public or (
+        if scope["type"] != "http" or scope["path"] in self.public or scope["path"].startswith(self.public_prefixes) or (
             self.only is not None and scope["path"] not in self.only
         ):
             await self.app(scope, receive, send)

@@ -116,3 +116,7 @@ WHERE w.expires_at < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.l
 -- name: listener_ping
 -- Is the LISTEN connection still there? (it can die without a word)
 SELECT 1;
+
+-- name: task_by_idempotency_key_id
+-- Whether a delivery's task exists already (the webhook relay answers 200, not 201).
+SELECT id FROM tasks WHERE session_id = $1 AND idempotency_key = $2;
