@@ -15,8 +15,20 @@ from typing import Any
 from mcp_sessions.errors import InvalidInput
 
 # Pages stop early once their rows add up to this many bytes of JSON, so that no
-# answer floods a client's context window (the next page carries on).
+# answer floods a client's context window (the next page carries on): with the field
+# limits (MCP_SESSIONS_MAX_JSON_BYTES at its default), every page stays under 100 KB.
 PAGE_BUDGET_BYTES = 90_000
+
+
+def json_bytes(value: Any) -> int:
+    """Bytes of a value in an answer (compact UTF-8 JSON; times and the like as text)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+
+
+def row_bytes(row: Any) -> int:
+    """Bytes of a row in an answer: every column counts (a 10,000-character error as
+    much as a JSON field), plus the names."""
+    return sum(len(key) + 4 + json_bytes(value) for key, value in row.items())
 
 
 def fit(items: list[Any], size_of: Any) -> tuple[list[Any], bool]:
@@ -30,12 +42,29 @@ def fit(items: list[Any], size_of: Any) -> tuple[list[Any], bool]:
     return items, False
 
 
-def page(rows: list[Any], limit: int, *json_fields: str) -> tuple[list[Any], bool]:
+def page(rows: list[Any], limit: int, *big_fields: str) -> tuple[list[Any], bool]:
     """Cut rows fetched with LIMIT limit + 1 to a page: at most `limit` rows and about
-    PAGE_BUDGET_BYTES of their JSON fields. The bool says whether more rows follow."""
+    PAGE_BUDGET_BYTES of them, whole. The bool says whether more rows follow.
+    (big_fields, the columns that hold caller JSON, are only a note for the reader: every
+    column is counted.)"""
     more = len(rows) > limit
-    rows, cut = fit(rows[:limit], lambda r: 400 + sum(len(json.dumps(r[f])) for f in json_fields))
+    rows, cut = fit(rows[:limit], lambda r: 200 + row_bytes(r))
     return rows, more or cut
+
+
+def elide(row: Any, *fields: str) -> tuple[Any, list[str]]:
+    """A row too big for a page on its own, with `fields` (in that order) set to None
+    until it fits; returns the row (a dict if anything was left out) and what was."""
+    left_out: list[str] = []
+    size = 200 + row_bytes(row)
+    for field in fields:
+        if size <= PAGE_BUDGET_BYTES:
+            break
+        if row[field] is not None:
+            size -= json_bytes(row[field]) - 4
+            row = {**dict(row), field: None}
+            left_out.append(field)
+    return row, left_out
 
 
 def encode(*values: Any) -> str:

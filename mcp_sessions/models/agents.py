@@ -23,3 +23,4 @@ class Agent(BaseModel):
 
 class AgentList(BaseModel):
     agents: list[Agent]
+    next_cursor: str | None = None

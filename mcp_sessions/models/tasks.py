@@ -79,3 +79,6 @@ class ClaimResult(BaseModel):
 class TaskPage(BaseModel):
     tasks: list[Task]
     next_cursor: str | None
+    omitted: dict[str, list[str]] | None = Field(
+        default=None, description="Task id -> fields left out (null) to keep the page small; get_task has them."
+    )

@@ -252,6 +252,10 @@ async def search(
     positive = [a for g in groups for a in g if not a.negated]
     idents = [i for i in (None if a.phrase else ident_of(a.text) for a in positive) if i]
     hits = [_hit(r, idents, [a.text for a in positive]) for r in rows]
+    # A page stops at the byte budget like every listing (100 hits with long titles and
+    # multi-byte snippets would not); the cursor continues after the last hit kept.
+    hits, cut = pagination.fit(hits, lambda h: 100 + len(h.model_dump_json()))
+    rows, more = rows[: len(hits)], more or cut
     next_cursor = pagination.encode(used, rows[-1]["rank"], rows[-1]["segment_id"]) if more else None
     return SearchResults(hits=hits, next_cursor=next_cursor, mode=used)
 

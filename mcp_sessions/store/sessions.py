@@ -9,10 +9,15 @@ from typing import Any
 import asyncpg
 
 from mcp_sessions import pagination
-from mcp_sessions.errors import Conflict, NotFound
+from mcp_sessions.errors import Conflict, InvalidInput, NotFound
 from mcp_sessions.models import Session, SessionCounts, SessionPage, SessionSummary, from_row
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.sql import build
+from mcp_sessions.validation import MAX_JSON_BYTES, json_size
+
+# What one session holds at most: with the metadata limit, a session's summary stays
+# well under 100 KB (100 names of up to 200 characters are 20 KB).
+MAX_PARTICIPANTS = 100
 
 
 def not_found(session_id: str) -> NotFound:
@@ -58,12 +63,26 @@ async def update(
     status: str | None,
     add_participants: list[str],
     metadata: dict[str, Any] | None,
+    max_json_bytes: int = MAX_JSON_BYTES,
 ) -> SessionSummary:
+    """Call in a transaction: a result over the limits is refused and rolled back."""
     row = await conn.fetchrow(
         Q["update_session"], session_id, title, add_participants, metadata, status,
     )
     if row is None:
         raise not_found(session_id)
+    # The limits hold for what the session holds, not only for what one call sends.
+    if metadata is not None and (size := json_size(row["metadata"])) > max_json_bytes:
+        raise InvalidInput(
+            f"metadata: merged into the session's it would be {size:,} bytes of JSON, over the limit of "
+            f"{max_json_bytes:,} (MCP_SESSIONS_MAX_JSON_BYTES); remove keys (set them to null) or store large "
+            "material as an artifact"
+        )
+    if len(row["participants"]) > MAX_PARTICIPANTS:
+        raise InvalidInput(
+            f"add_participants: the session would have {len(row['participants'])} participants, over the limit "
+            f"of {MAX_PARTICIPANTS}"
+        )
     return await _summarize(conn, from_row(Session, row))
 
 

@@ -279,7 +279,14 @@ async def list_page(
     if not rows and session_id is not None:
         await sessions.ensure_exists(conn, session_id)
     rows, more = pagination.page(rows, limit, "input_data", "output_data")
-    tasks = [_task(r) for r in rows]
+    tasks, omitted = [], {}
+    for row in rows:
+        # A task's input and output may each be at the JSON limit: together they don't fit
+        # a page, so such a row comes without its output (then input); get_task has them.
+        row, left_out = pagination.elide(row, "output_data", "input_data")
+        if left_out:
+            omitted[row["id"]] = left_out
+        tasks.append(_task(row))
     next_cursor = pagination.encode(rows[-1]["created"].isoformat(), rows[-1]["id"]) if more else None
-    return TaskPage(tasks=tasks, next_cursor=next_cursor)
+    return TaskPage(tasks=tasks, next_cursor=next_cursor, omitted=omitted or None)
 

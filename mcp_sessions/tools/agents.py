@@ -10,7 +10,7 @@ from pydantic import Field
 from mcp_sessions.models import Agent, AgentList, AgentStatus
 from mcp_sessions.store import agents as store
 from mcp_sessions.tools._base import READ, UPSERT, app_of, tool
-from mcp_sessions.validation import Identifier, JsonList, Text
+from mcp_sessions.validation import Cursor, Identifier, JsonList, Limit, Text
 
 
 def register(mcp: MCPServer) -> None:
@@ -33,7 +33,9 @@ def register(mcp: MCPServer) -> None:
             )
 
     @tool(mcp, READ)
-    async def list_agents(ctx: Context, status: AgentStatus | None = None) -> AgentList:
-        """The registered agents: what each can do, how to start it, last seen, alive, and the tasks each holds."""
+    async def list_agents(
+        ctx: Context, status: AgentStatus | None = None, limit: Limit = 50, cursor: Cursor = None
+    ) -> AgentList:
+        """The registered agents by name: what each can do, how to start it, last seen, alive, and the tasks each holds. Page with next_cursor."""
         async with app_of(ctx).connection() as conn:
-            return await store.list_all(conn, status=status)
+            return await store.list_page(conn, status=status, limit=limit, cursor=cursor)

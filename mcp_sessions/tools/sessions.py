@@ -64,5 +64,6 @@ def register(mcp: MCPServer) -> None:
         async with app.transaction() as conn:
             await set_actor(conn, app.agent)  # the session.updated event names who changed it
             return await store.update(
-                conn, session_id, title=title, status=status, add_participants=add_participants, metadata=metadata
+                conn, session_id, title=title, status=status, add_participants=add_participants, metadata=metadata,
+                max_json_bytes=app.settings.max_json_bytes,
             )
