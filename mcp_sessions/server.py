@@ -22,7 +22,8 @@ from mcp_sessions.tools._arguments import describe, exact_arguments
 from mcp_sessions.tools._base import App
 
 INSTRUCTIONS = """\
-A workspace shared with other agents. Start with list_sessions or get_session; store
+A workspace shared with other agents. Start with list_sessions; joining a session, call
+catch_up (then watch and read_inbox to follow it); store
 transcripts with add_chunk, knowledge with remember, documents with save_artifact;
 hand work over with create_task / claim_task; find anything with search."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import asyncpg
 
-from mcp_sessions.store import artifacts, chunks, memories, sessions, tasks
+from mcp_sessions.store import artifacts, chunks, memories, messages, reservations, sessions, tasks
 
 REPO = Path(__file__).resolve().parent.parent
 JSON_STORE = REPO / "tests" / "data" / "json_store"
@@ -90,7 +90,17 @@ async def seed(conn: asyncpg.Connection) -> dict[str, str]:
                          metadata={}, agent="claude_code")
     await artifacts.save(conn, "s-cache", name="design.md", type="document", content="# v2\n\nLRU, TTL 600",
                          format="markdown", metadata={"reviewed": True}, agent="codex")
-    return {"build": build.id, "review": review.id, "docs": docs.id}
+    # Messages: a broadcast asking for acknowledgement (acked by one, read by another) and
+    # a direct reply in its thread; and a reservation (short-lived: never archived).
+    ask = await messages.send(conn, "s-cache", sender="claude_code", body="please review design.md ✓", to=None,
+                              subject="review", thread_id=None, importance="high", ack_required=True, viewer=None)
+    await messages.send(conn, "s-cache", sender="codex", body="looks good", to=["claude_code"], subject=None,
+                        thread_id=ask.id, importance="normal", ack_required=False, viewer=None)
+    await messages.ack(conn, ask.id, "codex")
+    await messages.inbox(conn, "researcher", session_id="s-cache", unread_only=True, limit=5, cursor=None)
+    await reservations.reserve(conn, "s-cache", agent="codex", paths=["src/cache/**"], exclusive=True,
+                               ttl_seconds=600, reason="cache rewrite")
+    return {"build": build.id, "review": review.id, "docs": docs.id, "ask": ask.id}
 
 
 async def exported(database_url: str) -> bytes:

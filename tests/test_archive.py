@@ -33,9 +33,10 @@ async def test_round_trip_is_byte_identical(seeded, other_database_url, tmp_path
     tables = {line["table"] for line in lines if "table" in line}
     # everything a session holds travels, history and dependencies included; derived tables don't
     assert {"agents", "sessions", "conversation_chunks", "memories", "tasks", "task_events",
-            "task_dependencies", "artifacts"} <= tables
+            "task_dependencies", "artifacts", "messages", "message_receipts"} <= tables
     # derived, per-database or secret: not archived
-    assert not tables & {"session_activity", "search_segments", "schema_migrations", "agent_tokens", "task_waiters"}
+    assert not tables & {"session_activity", "search_segments", "schema_migrations", "agent_tokens", "task_waiters",
+                         "events", "reservations"}
     assert sum(1 for line in lines if line.get("table") == "artifacts") == 2
 
     imported = await ok(other_database_url, "import", str(first), "--json")

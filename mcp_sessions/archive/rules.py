@@ -65,6 +65,15 @@ PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
     ("artifacts", "format"): ("save_artifact", "format"),
     ("artifacts", "content"): ("save_artifact", "content"),
     ("artifacts", "metadata"): ("save_artifact", "metadata"),
+    ("messages", "id"): ("ack_message", "message_id"),
+    ("messages", "session_id"): ("send_message", "session_id"),
+    ("messages", "thread_id"): ("send_message", "thread_id"),
+    ("messages", "recipients"): ("send_message", "to"),
+    ("messages", "subject"): ("send_message", "subject"),
+    ("messages", "body"): ("send_message", "body"),
+    ("messages", "importance"): ("send_message", "importance"),
+    ("messages", "ack_required"): ("send_message", "ack_required"),
+    ("message_receipts", "message_id"): ("ack_message", "message_id"),
 }
 # Who did something: an agent name (MCP_SESSIONS_AGENT or a token's agent), 1-100 characters.
 AGENT_COLUMNS = frozenset({"created_by", "updated_by", "claimed_by", "agent"})

@@ -7,10 +7,12 @@ import argparse
 
 from mcp_sessions import __version__
 from mcp_sessions.cli import (
-    agents, archive, db, dispatch, hooks, import_json, schedules, search, serve, sessions, tasks, tokens, watch,
+    agents, archive, db, dispatch, hooks, import_json, reservations, schedules, search, serve, sessions, tasks,
+    tokens, watch,
 )
 
-COMMANDS = [serve, db, sessions, tasks, agents, search, watch, archive, import_json, tokens, schedules, dispatch, hooks]
+COMMANDS = [serve, db, sessions, tasks, agents, search, watch, reservations, archive, import_json, tokens, schedules,
+            dispatch, hooks]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="full-text search over chunks, memories and artifacts")
     p.add_argument("query", metavar="QUERY", help='words, "a phrase", -excluded, OR')
     p.add_argument("--session", dest="session_id", help="only this session")
-    p.add_argument("--kind", dest="kinds", action="append", choices=["chunk", "memory", "artifact"],
+    p.add_argument("--kind", dest="kinds", action="append", choices=["chunk", "memory", "artifact", "message"],
                    help="only this kind (repeat for several)")
     p.add_argument("--memory-type", dest="memory_types", action="append", metavar="TYPE",
                    choices=["idea", "decision", "question", "action_item", "context", "preference", "fact", "risk"],

@@ -11,3 +11,4 @@ from mcp_sessions.models.agents import *  # noqa: F401,F403
 from mcp_sessions.models.search import *  # noqa: F401,F403
 from mcp_sessions.models.events import *  # noqa: F401,F403
 from mcp_sessions.models.schedules import *  # noqa: F401,F403
+from mcp_sessions.models.coordination import *  # noqa: F401,F403

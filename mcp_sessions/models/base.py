@@ -13,7 +13,7 @@ TaskType = Literal["code", "research", "document", "analysis"]
 TaskStatus = Literal["pending", "claimed", "running", "completed", "failed", "cancelled"]
 ArtifactType = Literal["code", "document", "research", "prd", "report"]
 AgentStatus = Literal["available", "busy", "offline", "error"]
-SearchKind = Literal["chunk", "memory", "artifact"]
+SearchKind = Literal["chunk", "memory", "artifact", "message"]
 
 
 def from_row(model: type[BaseModel], row: Any) -> Any:

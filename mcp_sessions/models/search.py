@@ -13,7 +13,7 @@ from mcp_sessions.models.base import SearchKind
 class SearchHit(BaseModel):
     kind: SearchKind
     session_id: str
-    id: str = Field(description="chunk_id, memory key or artifact id.")
+    id: str = Field(description="chunk_id, memory key, artifact id or message id.")
     title: str
     snippet: str = Field(description="Matched terms in ** **.")
     rank: float = Field(description="0-1, comparable across kinds.")

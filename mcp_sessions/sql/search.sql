@@ -32,6 +32,8 @@ SELECT search_set_config($1::regconfig);
 -- its best segment, and only the page's rows get a snippet.
 -- $15: the query's only lexeme when it has one and no filter is set: if the planner's
 -- statistics say it is in over 30 % of segments, chunks are found by scanning.
+-- $16: the authenticated agent, who finds only the direct messages it sent or received
+-- (NULL: all, stdio is trusted).
 WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
 common AS (
     SELECT coalesce((SELECT f.freq > 0.3
@@ -46,6 +48,8 @@ cand AS (
                           $4, $5, $6, $7, $8, $9, $10, $11) c
     UNION ALL
     SELECT c.* FROM common, search_candidates_by_scan($1::tsquery, $2) c WHERE common.scan
+    UNION ALL
+    SELECT c.* FROM search_message_candidates($1::tsquery, $2, $4, $8, $9, $10, $16) c WHERE 'message' = ANY ($3)
 ),
 -- One hit per document; for artifacts, per name: the best-ranked version (the newest
 -- of equals), so saving a document ten times doesn't fill a page with it.
@@ -72,6 +76,8 @@ SELECT p.kind, p.session_id, p.doc_id AS id, p.rank, p.created_by, p.created, p.
        CASE p.kind
            WHEN 'chunk' THEN (SELECT ses.title FROM sessions ses WHERE ses.id = p.session_id) || ' / ' || p.doc_id
            WHEN 'memory' THEN p.doc_id
+           WHEN 'message' THEN (SELECT coalesce(m.subject, 'message from ' || m.created_by) FROM messages m
+                                WHERE m.id = p.doc_id)
            ELSE (SELECT a.name || ' v' || a.version FROM artifacts a WHERE a.id = p.doc_id)
        END AS title,
        ts_headline(q.cfg,

@@ -20,7 +20,7 @@ from mcp_sessions.errors import InvalidInput
 from mcp_sessions.models import SearchHit, SearchResults
 from mcp_sessions.sql import QUERIES as Q
 
-ALL_KINDS = ["chunk", "memory", "artifact"]
+ALL_KINDS = ["chunk", "memory", "artifact", "message"]
 # What of a query is read: parsing is linear, but phraseto_tsquery and the match are not
 # free, and nobody types more than this.
 MAX_QUERY_CHARS = 1000
@@ -220,8 +220,10 @@ async def search(
     artifact_types: list[str] | None = None,
     mode: Mode = "auto",
     cursor: str | None = None,
+    viewer: str | None = None,
 ) -> SearchResults:
-    """Best first; `next_cursor` continues the same ranking (keyset on rank, segment)."""
+    """Best first; `next_cursor` continues the same ranking (keyset on rank, segment).
+    viewer: the authenticated agent (HTTP), who finds only its own direct messages."""
     after = pagination.decode(cursor, str, float, int)
     if after is not None:
         if after[0] not in ("fulltext", "fuzzy"):
@@ -242,11 +244,11 @@ async def search(
     )
     # Only an unfiltered one-word query may take the scan path (see the search query).
     unfiltered = not any(filters[1:9])
-    rows = await _run(conn, tsquery, filters, unfiltered)
+    rows = await _run(conn, tsquery, filters, unfiltered, viewer)
     if not rows and mode == "auto" and after is None:
         used = "fuzzy"
         tsquery = await fuzzy_query(conn, groups)
-        rows = await _run(conn, tsquery, filters, unfiltered)
+        rows = await _run(conn, tsquery, filters, unfiltered, viewer)
     more = len(rows) > limit
     rows = rows[:limit]
     positive = [a for g in groups for a in g if not a.negated]
@@ -263,12 +265,14 @@ async def search(
 _ONE_LEXEME = re.compile(r"^\(*'((?:[^']|'')+)'\)*$")
 
 
-async def _run(conn: asyncpg.Connection, tsquery: str | None, filters: tuple, unfiltered: bool) -> list[asyncpg.Record]:
+async def _run(
+    conn: asyncpg.Connection, tsquery: str | None, filters: tuple, unfiltered: bool, viewer: str | None
+) -> list[asyncpg.Record]:
     if tsquery is None:
         return []
     one = _ONE_LEXEME.match(tsquery) if unfiltered else None
     lexeme = one.group(1).replace("''", "'").replace("\\\\", "\\") if one else None
-    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme)
+    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme, viewer)
 
 
 def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
