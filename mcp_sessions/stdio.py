@@ -20,6 +20,8 @@ import anyio.from_thread
 import anyio.lowlevel
 from mcp.server.stdio import stdio_server
 
+from mcp_sessions.malformed import RememberedLines, answer_malformed, interposed
+
 READ_SIZE = 1 << 20
 
 
@@ -79,5 +81,12 @@ def stdin_claimed() -> Iterator[int]:
 
 async def run_stdio(lowlevel_server: Any) -> None:
     with stdin_claimed() as fd:
-        async with stdio_server(stdin=StdinLines(fd)) as (read_stream, write_stream):  # type: ignore[arg-type]
-            await lowlevel_server.run(read_stream, write_stream, lowlevel_server.create_initialization_options())
+        lines = RememberedLines(StdinLines(fd))
+        async with stdio_server(stdin=lines) as (read_stream, write_stream):  # type: ignore[arg-type]
+            # Between the SDK's reader and the server: a line it can't read is answered
+            # with the JSON-RPC error instead of dropped (mcp_sessions/malformed.py).
+            send, receive = interposed()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(answer_malformed, read_stream, write_stream, lines, send)
+                await lowlevel_server.run(receive, write_stream, lowlevel_server.create_initialization_options())
+                tg.cancel_scope.cancel()
