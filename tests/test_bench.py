@@ -45,3 +45,17 @@ def test_load_bench_runs_one_and_two_processes_side_by_side(pg_server_dsn: str) 
     assert all(row[7].strip() == "0" for row in rows), run.stdout  # errors
     one, two = (float(row[5]) for row in rows)  # server RSS, MiB
     assert two > 1.5 * one
+
+
+def test_coordination_bench_measures_both_wake_ups_and_the_catch_up_size(pg_server_dsn: str) -> None:
+    """bench/coordination_bench.py runs end to end: each waiting call got exactly its one
+    message or event every round (the bench raises otherwise), and catch_up is under 8 KB."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "coordination_bench.py"), "--rounds", "3"],
+        env={**os.environ, "DATABASE_URL": pg_server_dsn}, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line.split("|")[1].strip() for line in run.stdout.splitlines() if line.startswith("| ") and " 3 |" in line]
+    assert rows == ["read_inbox", "watch"]
+    size = int(run.stdout.split("catch_up: 1 call, ")[1].split(" bytes")[0].replace(",", ""))
+    assert size <= 8 * 1024
