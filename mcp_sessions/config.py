@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     )
     sweep_seconds: float = Field(
         default=15.0, gt=0, le=3600,
-        description="How often each server recovers expired leases and creates due scheduled tasks (jittered +-50%).",
+        description="How often each server recovers expired leases, creates due scheduled tasks and expires "
+        "path reservations (jittered +-50%).",
     )
     search_config: str = Field(default="english", description="PostgreSQL text search configuration.")
     log_level: str = Field(default="INFO")

@@ -11,9 +11,12 @@ import sys
 import anyio
 import pytest
 
+from mcp import Client
+
 from mcp_sessions.errors import InvalidInput
 from mcp_sessions.globs import covers, normalize, overlaps
-from tests.conftest import REPO, call, call_error, stdio_client
+from mcp_sessions.server import create_server
+from tests.conftest import REPO, call, call_error, make_settings, stdio_client
 
 
 @pytest.mark.parametrize(("a", "b", "overlap"), [
@@ -101,6 +104,45 @@ async def test_conflicts_shared_renewal_release_and_expiry_across_processes(data
         assert ("reservation.expired", "alice", ["Makefile"]) in kinds
         assert ("reservation.expired", "bob", ["setup.cfg"]) in kinds
         assert sum(k == "reservation.granted" for k, _, _ in kinds) == 9  # 8 grants and 1 renewal
+
+
+async def test_a_server_expires_reservations_on_its_own(database_url):
+    """No call touches the session: the server's periodic sweep deletes the lapsed
+    reservation and writes reservation.expired, which wakes a waiting watch."""
+    async with stdio_client(database_url, agent="alice", MCP_SESSIONS_SWEEP_SECONDS="0.5") as alice:
+        sid = (await call(alice, "create_session", title="sweep"))["id"]
+        granted = await call(alice, "reserve", session_id=sid, paths=["src/**"], ttl_seconds=1)
+        start = (await call(alice, "watch", session_id=sid))["next_after"]
+        page = await call(alice, "watch", session_id=sid, after=start, kinds=["reservation.expired"], wait_seconds=10)
+        (event,) = page["events"]
+        assert event["refs"]["reservation_id"] == granted["reservation"]["id"] and event["agent"] == "alice"
+        assert "expired" in event["summary"]
+
+
+async def test_concurrent_overlapping_reservations_grant_exactly_one(database_url):
+    """Agents racing for overlapping paths in one session: one wins each round, the
+    others get [conflict] (the session's reservations are decided one at a time)."""
+    names = ["a1", "a2", "a3", "a4"]
+    servers = [Client(create_server(make_settings(database_url, agent=n))) for n in names]
+    for s in servers:
+        await s.__aenter__()
+    try:
+        sid = (await call(servers[0], "create_session", title="race"))["id"]
+        for round_ in range(5):
+            outcomes: list[bool] = []
+
+            async def try_(client, path):
+                result = await client.call_tool("reserve", {"session_id": sid, "paths": [path]})
+                outcomes.append(not result.is_error)
+
+            async with anyio.create_task_group() as tg:
+                for i, client in enumerate(servers):
+                    # different spellings of overlapping paths
+                    tg.start_soon(try_, client, [f"r{round_}/**", f"r{round_}/a.py", f"R{round_}/*.py", f"r{round_}/"][i])
+            assert sorted(outcomes) == [False, False, False, True]
+    finally:
+        for s in reversed(servers):
+            await s.__aexit__(None, None, None)
 
 
 def git(cwd, *args):

@@ -22,7 +22,7 @@ from typing import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from mcp_sessions.models import EventPage
-from mcp_sessions.store import events, reservations
+from mcp_sessions.store import events
 from mcp_sessions.store.task_waiter import TaskWaiter
 
 log = logging.getLogger(__name__)
@@ -149,12 +149,7 @@ class EventWaiter:
                             await events.unregister(conn, self._listener.channel, stale)
                         self._registered = set(active)
                         pruned = await events.sweep(conn, self.retention_days)
-                async with self._pool.acquire() as conn:
-                    # Reservations past their expiry go, each writing reservation.expired.
-                    expired = await reservations.expire(conn)
                 if pruned:
                     log.info("deleted %d events older than %d days", pruned, self.retention_days)
-                if expired:
-                    log.info("%d path reservations expired", expired)
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("event listener upkeep failed: %s", exc)

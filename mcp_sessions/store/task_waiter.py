@@ -27,7 +27,7 @@ import asyncpg
 
 from mcp_sessions.models import ClaimResult
 from mcp_sessions.sql import QUERIES as Q
-from mcp_sessions.store import schedules, tasks
+from mcp_sessions.store import reservations, schedules, tasks
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,10 @@ class TaskWaiter:
                     await conn.execute(Q["sweep_waiters"])
                     # Recurring tasks: each due occurrence once, whichever server gets there first.
                     scheduled = await schedules.sweep(conn)
+                    # Path reservations past their expiry go, each writing reservation.expired.
+                    expired = await reservations.expire(conn)
+                if expired:
+                    log.info("%d path reservations expired", expired)
                 if recovered:
                     log.info("recovered %d tasks whose lease ran out", recovered)
                 if scheduled:
