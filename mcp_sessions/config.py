@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "Unset: only the server's own origin (and loopback origins on a loopback address).",
     )
     http_idle_timeout: float = Field(
-        default=30.0, gt=0, le=3600,
+        default=10.0, gt=0, le=3600,
         description="HTTP transport: seconds a connection may keep the server waiting for its next bytes "
         "(a request not yet sent or sent in part) before it is closed.",
     )

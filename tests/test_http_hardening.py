@@ -163,3 +163,16 @@ async def test_idle_and_half_sent_connections_are_closed(database_url):
                 await reader.read()  # b"" (or a short error response) once the server closes it
             writer.close()
         assert 0.9 < time.monotonic() - started < 8
+
+
+def test_the_server_takes_the_hard_open_files_limit():
+    """Every connection holds a descriptor; a soft limit of 1024 let 1,100 idle clients keep
+    /healthz from connecting at all."""
+    import subprocess
+    import sys
+
+    probe = ("import resource; from mcp_sessions.http.connections import raise_open_files_limit; "
+             "raise_open_files_limit(); print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    run = subprocess.run(["prlimit", "--nofile=256:4096", sys.executable, "-c", probe],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "4096", run.stderr

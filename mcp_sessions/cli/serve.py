@@ -143,6 +143,9 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
         except HooksConfigError as exc:
             print(f"mcp-sessions: cannot start: {exc.message}", file=sys.stderr)
             return 2
+    from mcp_sessions.http.connections import raise_open_files_limit
+
+    raise_open_files_limit()
     try:
         sock = _listen(host, port)
     except OSError as exc:

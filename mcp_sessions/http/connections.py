@@ -13,12 +13,16 @@ pending."""
 from __future__ import annotations
 
 import functools
+import logging
+import resource
 import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mcp_sessions.config import Settings
+
+log = logging.getLogger("mcp_sessions.http")
 
 # Probe a silent peer after a minute, then every 10 s; gone after 5 unanswered probes.
 KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 5}
@@ -28,6 +32,19 @@ KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 5}
 def idle_timeout() -> float:
     # Read here, not passed in: `serve --workers N` spawns workers from an import string.
     return Settings().http_idle_timeout
+
+
+def raise_open_files_limit() -> None:
+    """Every connection holds a file descriptor, and the soft limit is often 1024 (the hard
+    one far higher): take the hard limit, so that many idle clients don't stop the
+    server from accepting (children, the --workers processes, inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.debug("could not raise the open files limit from %s: %s", soft, exc)
 
 
 class IdleTimeoutProtocol(H11Protocol):
