@@ -205,9 +205,52 @@ async def test_artifact_versions_give_one_hit(client):
     for text in ("sharding notes alpha", "sharding notes bravo", "sharding notes delta"):
         await call(client, "save_artifact", session_id="v", name="plan.md", type="prd", content=text)
     hits = (await search(client, query="sharding"))["hits"]
-    assert [h["title"] for h in hits] == ["plan.md v3"]  # equal ranks: the newest
-    # an old version is still found by what only it says
-    assert [h["title"] for h in (await search(client, query="alpha"))["hits"]] == ["plan.md v1"]
+    assert [(h["title"], h["version"], h["latest_version"]) for h in hits] == [("plan.md v3", 3, 3)]
+
+
+async def test_search_finds_the_latest_artifact_version_and_history_on_request(client):
+    await call(client, "create_session", title="Design", session_id="d")
+    await call(client, "save_artifact", session_id="d", name="design.md", type="document",
+               content="The design keeps sessions in redis.")
+    await call(client, "save_artifact", session_id="d", name="design.md", type="document",
+               content="The design keeps sessions in postgres.")
+    hits = (await search(client, query="design"))["hits"]
+    assert [(h["title"], h["version"], h["latest_version"]) for h in hits] == [("design.md v2", 2, 2)]
+    assert "postgres" in hits[0]["snippet"]
+    # What only the old version says is not found (not even by the fuzzy fallback) ...
+    assert (await search(client, query="redis"))["hits"] == []
+    # ... unless history is asked for: then each version is a hit of its own.
+    old = (await search(client, query="redis", history=True))["hits"]
+    assert [(h["title"], h["version"], h["latest_version"]) for h in old] == [("design.md v1", 1, 2)]
+    both = (await search(client, query="design", history=True))["hits"]
+    assert sorted((h["version"], h["latest_version"]) for h in both) == [(1, 2), (2, 2)]
+    chunk_hit = await call(client, "add_chunk", session_id="d", chunk_id="c", content="design review")
+    assert chunk_hit
+    by_kind = {h["kind"]: h for h in (await search(client, query="design"))["hits"]}
+    assert by_kind["chunk"]["version"] is None and by_kind["chunk"]["latest_version"] is None
+
+
+async def test_latest_version_holds_whatever_order_versions_arrive_in(conn):
+    """An import may insert versions out of order, and a deleted latest version hands
+    "latest" back to the one before it."""
+    from mcp_sessions.store import search as store
+
+    await conn.execute("INSERT INTO sessions (id, title, created_by) VALUES ('s', 'S', 'me')")
+    for version in (3, 1, 2):
+        await conn.execute(
+            "INSERT INTO artifacts (id, session_id, name, version, type, format, content, size, content_sha256,"
+            " created_by) VALUES ($1, 's', 'doc', $2, 'document', 'markdown', $3, 1, '\\x00', 'me')",
+            f"a{version}", version, f"common words, version{version}")
+
+    async def found(query, history=False):
+        return sorted(h.id for h in (await store.search(conn, query=query, mode="fulltext", history=history)).hits)
+
+    assert await found("common") == ["a3"]
+    assert await found("version1") == [] and await found("version1", history=True) == ["a1"]
+    await conn.execute("DELETE FROM artifacts WHERE id = 'a3'")
+    assert await found("common") == ["a2"]
+    await conn.execute("DELETE FROM sessions WHERE id = 's'")  # cascades without re-marking
+    assert await conn.fetchval("SELECT count(*) FROM search_segments") == 0
 
 
 async def test_search_through_a_real_server_process_with_another_configuration(database_url):

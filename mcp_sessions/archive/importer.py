@@ -28,7 +28,6 @@ from mcp_sessions.archive.schema import (
 )
 from mcp_sessions.errors import SessionsError
 from mcp_sessions.sql import QUERIES as Q
-from mcp_sessions.store import search as search_store
 from mcp_sessions.store.errors import translate_errors
 
 
@@ -263,8 +262,6 @@ async def import_archive(
             "the archive is truncated (no end line); everything before the last session was imported, "
             "the last one was rolled back"
         )
-    # Typo search learns the words just imported now, not on later fuzzy searches.
-    await search_store.refresh_vocabulary(conn)
     return stats
 
 

@@ -36,7 +36,6 @@ from mcp_sessions.models.base import (
     TaskType,
 )
 from mcp_sessions.sql import QUERIES as Q
-from mcp_sessions.store import search as search_store
 from mcp_sessions.store.errors import translate_errors
 
 # Task ids the old store left out are derived from the session and position, so a
@@ -103,8 +102,6 @@ async def import_json_store(
         await _import_session(conn, folder, session, created_by, limits, report)
         if progress:
             progress(report, done, len(folders))
-    # Typo search learns the words just imported now, not on later fuzzy searches.
-    await search_store.refresh_vocabulary(conn)
     return report
 
 

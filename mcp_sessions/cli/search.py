@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--before", dest="created_before", type=_when, metavar="WHEN", help="created before (ISO 8601)")
     p.add_argument("--mode", choices=["auto", "fulltext", "fuzzy"], default="auto",
                    help="auto (default): fuzzy when full text finds nothing")
+    p.add_argument("--history", action="store_true",
+                   help="also search older artifact versions (default: the latest of each name)")
     p.add_argument("--limit", type=positive_int, default=20, help="at most this many hits (default 20)")
     add_json_flag(p)
     p.set_defaults(func=cmd_search)
@@ -55,7 +57,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 limit=min(PAGE, args.limit - len(hits)), memory_types=args.memory_types, tags=args.tags,
                 tags_match="all" if args.all_tags else "any", created_by=args.created_by,
                 created_after=args.created_after, created_before=args.created_before,
-                artifact_types=args.artifact_types, mode=mode, cursor=cursor,
+                artifact_types=args.artifact_types, mode=mode, cursor=cursor, history=args.history,
             )
             hits += results.hits
             cursor, mode = results.next_cursor, results.mode

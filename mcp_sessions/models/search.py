@@ -20,6 +20,8 @@ class SearchHit(BaseModel):
     created_by: str
     created: datetime
     offset: int | None = Field(default=None, description="Character offset of the match (chunks, artifacts).")
+    version: int | None = Field(default=None, description="Artifacts: the version this hit is in.")
+    latest_version: int | None = Field(default=None, description="Artifacts: the newest version of that name.")
 
 
 class SearchResults(BaseModel):

@@ -1,22 +1,21 @@
 -- name: search_render_terms
 -- $1 the words and phrases of a query, in order: each as the configured text search
--- configuration reads it ('' for stop words only), ready to combine into a tsquery.
-SELECT coalesce(phraseto_tsquery(c.config, t.term)::text, '') AS rendition
-FROM unnest($1::text[]) WITH ORDINALITY AS t(term, n), search_settings c
+-- configuration reads it ('' for stop words only), ready to combine into a tsquery,
+-- and for a phrase with stop words, the pattern its text must match (search_phrase).
+SELECT coalesce(p.query::text, '') AS rendition, p.pattern
+FROM unnest($1::text[]) WITH ORDINALITY AS t(term, n), search_settings c, LATERAL search_phrase(c.config, t.term) p
 ORDER BY t.n;
 
 -- name: search_fuzzy_terms
 -- $1 query words: for each, up to 3 vocabulary terms that look like it (pg_trgm).
+-- The vocabulary may hold a term twice (see 0008): DISTINCT.
 SELECT w.n, v.term
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, n),
-     LATERAL (SELECT term FROM search_vocab
+     LATERAL (SELECT DISTINCT term, similarity(term, w.word) AS sim FROM search_vocab
               WHERE term % w.word
-              ORDER BY similarity(term, w.word) DESC, term
+              ORDER BY sim DESC, term
               LIMIT 3) v
-ORDER BY w.n, similarity(v.term, w.word) DESC;
-
--- name: search_refresh_vocabulary
-SELECT search_refresh_vocabulary($1);
+ORDER BY w.n, v.sim DESC;
 
 -- name: search_config_is
 SELECT config = $1::regconfig FROM search_settings;
@@ -34,6 +33,8 @@ SELECT search_set_config($1::regconfig);
 -- statistics say it is in over 30 % of segments, chunks are found by scanning.
 -- $16: the authenticated agent, who finds only the direct messages it sent or received
 -- (NULL: all, stdio is trusted).
+-- $17 true: every artifact version, each its own hit (else the latest of each name);
+-- $18 patterns the segment's text must match (phrases with stop words).
 WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
 common AS (
     SELECT coalesce((SELECT f.freq > 0.3
@@ -44,17 +45,17 @@ common AS (
 ),
 cand AS (
     SELECT c.* FROM common,
-        search_candidates($1::tsquery, $2, CASE WHEN common.scan THEN array_remove($3, 'chunk') ELSE $3 END,
-                          $4, $5, $6, $7, $8, $9, $10, $11) c
+        search_candidates_v2($1::tsquery, $2, CASE WHEN common.scan THEN array_remove($3, 'chunk') ELSE $3 END,
+                             $4, $5, $6, $7, $8, $9, $10, $11, $17::boolean, $18::text[]) c
     UNION ALL
     SELECT c.* FROM common, search_candidates_by_scan($1::tsquery, $2) c WHERE common.scan
     UNION ALL
     SELECT c.* FROM search_message_candidates($1::tsquery, $2, $4, $8, $9, $10, $16) c WHERE 'message' = ANY ($3)
 ),
--- One hit per document; for artifacts, per name: the best-ranked version (the newest
--- of equals), so saving a document ten times doesn't fill a page with it.
+-- One hit per document; for artifacts, per name (only the latest version is a candidate
+-- then), or per version when searching history.
 named AS (
-    SELECT c.*, CASE WHEN c.kind = 'artifact'
+    SELECT c.*, CASE WHEN c.kind = 'artifact' AND NOT $17::boolean
                      THEN (SELECT a.name FROM artifacts a WHERE a.id = c.doc_id) ELSE c.doc_id END AS doc
     FROM cand c
 ),
@@ -80,9 +81,15 @@ SELECT p.kind, p.session_id, p.doc_id AS id, p.rank, p.created_by, p.created, p.
                                 WHERE m.id = p.doc_id)
            ELSE (SELECT a.name || ' v' || a.version FROM artifacts a WHERE a.id = p.doc_id)
        END AS title,
+       v.version, v.latest_version,
        ts_headline(q.cfg,
                    CASE WHEN p.kind = 'memory' THEN p.doc_id || E':\n' || s.body ELSE s.body END,
                    q.query,
                    'StartSel=**, StopSel=**, MaxWords=30, MinWords=10, ShortWord=2, MaxFragments=1') AS snippet
-FROM page p JOIN search_segments s ON s.id = p.id, q
+FROM page p JOIN search_segments s ON s.id = p.id CROSS JOIN q
+     LEFT JOIN LATERAL (
+         SELECT a.version, (SELECT max(b.version) FROM artifacts b
+                            WHERE b.session_id = a.session_id AND b.name = a.name) AS latest_version
+         FROM artifacts a WHERE p.kind = 'artifact' AND a.id = p.doc_id
+     ) v ON true
 ORDER BY p.rank DESC, p.id DESC;

@@ -8,7 +8,6 @@ read by the configured text search configuration in PostgreSQL."""
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -28,10 +27,6 @@ MAX_TERMS = 32
 MAX_FUZZY_WORDS = 8
 # Matching segments ranked per kind, at most (see search_candidates in the migration).
 CANDIDATES_PER_KIND = 200
-# A fuzzy search first feeds the typo vocabulary with what was written since, in
-# batches of this many segments, for at most this long (the rest wait for the next one).
-VOCAB_BATCH = 500
-VOCAB_SECONDS = 0.1
 MAX_SNIPPET_CHARS = 400
 
 Mode = Literal["auto", "fulltext", "fuzzy"]
@@ -107,20 +102,24 @@ def quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-async def fulltext_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> str | None:
+async def fulltext_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> tuple[str | None, list[str]]:
     """The tsquery for parsed groups, or None when nothing positive is left to match
-    (only stop words, only exclusions: GIN can't find "everything without x")."""
+    (only stop words, only exclusions: GIN can't find "everything without x"), and the
+    patterns the matching text must have: a phrase with stop words ("the name which it
+    will") must have them, in order, where its tsquery alone would ask only for 'name'.
+    Only a phrase that must match (not negated, not one of OR-ed alternatives) adds one."""
     atoms = [a for g in groups for a in g]
     if not atoms:
-        return None
-    renditions = [r["rendition"] for r in await conn.fetch(Q["search_render_terms"], [a.text for a in atoms])]
+        return None, []
+    rendered = await conn.fetch(Q["search_render_terms"], [a.text for a in atoms])
     parts: list[str] = []
+    patterns: list[str] = []
     positive = False
     i = 0
     for group in groups:
         alternatives = []
         for atom in group:
-            rendition = renditions[i]
+            rendition, pattern = rendered[i]["rendition"], rendered[i]["pattern"]
             i += 1
             ident = None if atom.phrase else ident_of(atom.text)
             options = [o for o in (quote(ident) if ident else "", rendition) if o]
@@ -129,15 +128,19 @@ async def fulltext_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> 
             expr = "(" + " | ".join(f"({o})" for o in options) + ")"
             alternatives.append("!" + expr if atom.negated else expr)
             positive = positive or not atom.negated
+            if pattern and atom.phrase and not atom.negated and len(group) == 1:
+                patterns.append(pattern)
         if alternatives:
             parts.append("(" + " | ".join(alternatives) + ")")
     if not positive:
-        return None
-    return " & ".join(parts)
+        return None, []
+    return " & ".join(parts), patterns
 
 
 async def fuzzy_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> str | None:
-    """A tsquery of vocabulary terms that look like the query's words (typos, fragments)."""
+    """A tsquery of vocabulary terms that look like the query's words (typos, fragments).
+    Writers add their terms to the vocabulary in their own transaction, so it holds
+    every word committed before this query."""
     words: list[str] = []
     for atom in (a for g in groups for a in g if not a.negated):
         for w in _WORD.findall(atom.text):
@@ -147,31 +150,12 @@ async def fuzzy_query(conn: asyncpg.Connection, groups: list[list[Atom]]) -> str
     words = words[:MAX_FUZZY_WORDS]
     if not words:
         return None
-    await refresh_vocabulary(conn, VOCAB_SECONDS)
     by_word: dict[int, list[str]] = {}
     for row in await conn.fetch(Q["search_fuzzy_terms"], words):
         by_word.setdefault(row["n"], []).append(quote(row["term"]))
     if not by_word:
         return None
     return " & ".join("(" + " | ".join(terms) + ")" for _, terms in sorted(by_word.items()))
-
-
-async def refresh_vocabulary(conn: asyncpg.Connection, seconds: float | None = None) -> int:
-    """Feed the typo vocabulary from segments written since the last call, in batches,
-    for at most `seconds` (None: until none is left). Returns the segments taken."""
-    taken = 0
-    started = time.monotonic()
-    while seconds is None or time.monotonic() - started < seconds:
-        try:
-            # Its own transaction (or savepoint): a read-only caller still gets a search.
-            async with conn.transaction():
-                batch = await conn.fetchval(Q["search_refresh_vocabulary"], VOCAB_BATCH)
-        except asyncpg.PostgresError:
-            break
-        taken += batch
-        if batch < VOCAB_BATCH:
-            break
-    return taken
 
 
 def match_offset(body: str, snippet: str, needles: list[str]) -> tuple[int, int] | None:
@@ -221,9 +205,11 @@ async def search(
     mode: Mode = "auto",
     cursor: str | None = None,
     viewer: str | None = None,
+    history: bool = False,
 ) -> SearchResults:
     """Best first; `next_cursor` continues the same ranking (keyset on rank, segment).
-    viewer: the authenticated agent (HTTP), who finds only its own direct messages."""
+    viewer: the authenticated agent (HTTP), who finds only its own direct messages.
+    Artifacts: the latest version of each name, or with `history` every version."""
     after = pagination.decode(cursor, str, float, int)
     if after is not None:
         if after[0] not in ("fulltext", "fuzzy"):
@@ -235,7 +221,11 @@ async def search(
         kinds = scoped or ALL_KINDS
     groups = parse(query)
     used: Literal["fulltext", "fuzzy"] = "fuzzy" if mode == "fuzzy" else "fulltext"
-    tsquery = await fulltext_query(conn, groups) if used == "fulltext" else await fuzzy_query(conn, groups)
+    patterns: list[str] = []
+    if used == "fulltext":
+        tsquery, patterns = await fulltext_query(conn, groups)
+    else:
+        tsquery = await fuzzy_query(conn, groups)
     filters = (
         list(dict.fromkeys(kinds)), session_id, memory_types or None,
         (tags or None) if tags_match == "any" else None, (tags or None) if tags_match == "all" else None,
@@ -244,11 +234,11 @@ async def search(
     )
     # Only an unfiltered one-word query may take the scan path (see the search query).
     unfiltered = not any(filters[1:9])
-    rows = await _run(conn, tsquery, filters, unfiltered, viewer)
+    rows = await _run(conn, tsquery, filters, unfiltered, viewer, history, patterns)
     if not rows and mode == "auto" and after is None:
         used = "fuzzy"
         tsquery = await fuzzy_query(conn, groups)
-        rows = await _run(conn, tsquery, filters, unfiltered, viewer)
+        rows = await _run(conn, tsquery, filters, unfiltered, viewer, history, [])
     more = len(rows) > limit
     rows = rows[:limit]
     positive = [a for g in groups for a in g if not a.negated]
@@ -266,13 +256,16 @@ _ONE_LEXEME = re.compile(r"^\(*'((?:[^']|'')+)'\)*$")
 
 
 async def _run(
-    conn: asyncpg.Connection, tsquery: str | None, filters: tuple, unfiltered: bool, viewer: str | None
+    conn: asyncpg.Connection, tsquery: str | None, filters: tuple, unfiltered: bool, viewer: str | None,
+    history: bool, patterns: list[str],
 ) -> list[asyncpg.Record]:
     if tsquery is None:
         return []
-    one = _ONE_LEXEME.match(tsquery) if unfiltered else None
+    # A pattern is checked on the bitmap path only (the scan path reads in table order
+    # until it has enough rows, which a rare pattern would make a full scan).
+    one = _ONE_LEXEME.match(tsquery) if unfiltered and not patterns else None
     lexeme = one.group(1).replace("''", "'").replace("\\\\", "\\") if one else None
-    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme, viewer)
+    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme, viewer, history, patterns)
 
 
 def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
@@ -296,6 +289,7 @@ def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
     return SearchHit(
         kind=row["kind"], session_id=row["session_id"], id=row["id"], title=row["title"] or row["id"],
         snippet=snippet, rank=row["rank"], created_by=row["created_by"], created=row["created"], offset=offset,
+        version=row["version"], latest_version=row["latest_version"],
     )
 
 

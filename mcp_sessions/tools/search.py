@@ -31,12 +31,14 @@ def register(mcp: MCPServer) -> None:
         artifact_types: list[ArtifactType] | None = None,
         mode: Literal["auto", "fulltext", "fuzzy"] = "auto",
         cursor: Cursor = None,
+        history: Annotated[bool, Field(description="Also search older artifact versions.")] = False,
     ) -> SearchResults:
-        """Search chunks, memories, artifacts, messages; best first, matches in **; offset opens get_chunk there. auto mode: fuzzy if nothing found."""
+        """Search chunks, memories, artifacts (latest versions), messages; best first, matches in **; offset opens get_chunk there. auto mode: fuzzy if nothing found."""
         async with app_of(ctx).connection() as conn:
             return await store.search(
                 conn, query=query, session_id=session_id, kinds=kinds, limit=limit, memory_types=memory_types,
                 tags=tags, tags_match=tags_match, created_by=created_by, created_after=created_after,
                 created_before=created_before, artifact_types=artifact_types, mode=mode, cursor=cursor,
                 viewer=app_of(ctx).authenticated,
+                history=history,
             )
