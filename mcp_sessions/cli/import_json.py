@@ -11,6 +11,7 @@ from typing import Any
 from mcp_sessions.cli.output import (
     Progress,
     add_json_flag,
+    positive_int,
     print_json,
     print_table,
     with_connection,
@@ -22,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("directory", metavar="DIR", help="the store's folder (holding one folder per session)")
     p.add_argument("--created-by", default="json-import",
                    help="author recorded where the old files name none (default: json-import)")
+    p.add_argument("--max-file-bytes", type=positive_int, metavar="N",
+                   help="skip (and report) files larger than this (default: twice MCP_SESSIONS_MAX_CONTENT_BYTES "
+                        "plus 1 MiB)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_json_flag(p)
     p.set_defaults(func=cmd_import_json)
@@ -42,7 +46,8 @@ def cmd_import_json(args: argparse.Namespace) -> int:
 
     async def work(conn: Any) -> int:
         settings = load_settings()
-        limits = Limits(content_bytes=settings.max_content_bytes, memory_bytes=settings.max_memory_bytes)
+        limits = Limits(content_bytes=settings.max_content_bytes, memory_bytes=settings.max_memory_bytes,
+                        file_bytes=args.max_file_bytes or 0)
         report = await import_json_store(conn, root, created_by=args.created_by, limits=limits, progress=progress)
         if args.json:
             print_json({
