@@ -95,7 +95,8 @@ def table(ours: dict[str, set[str]], theirs: dict[str, set[str]]) -> str:
 
     lines = ["| phrase | holds it | mcp-sessions | SQLite FTS5 |", "|---|---|---|---|"]
     for query, want in CHECKS:
-        lines.append(f"| `{query}` | {', '.join(sorted(want))} | {cell(ours[query], want)} | "
+        code = f"`` {query} ``" if "`" in query else f"`{query}`"
+        lines.append(f"| {code} | {', '.join(sorted(want))} | {cell(ours[query], want)} | "
                      f"{cell(theirs[query], want)} |")
     return "\n".join(lines)
 
