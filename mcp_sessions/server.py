@@ -49,6 +49,12 @@ class SessionsServer(MCPServer):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:
+            app = context.request_context.lifespan_context if context is not None else None
+        except ValueError:  # no request (a direct call)
+            app = None
+        if isinstance(app, App):
+            await app.seen()  # any call, refused ones too
+        try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__

@@ -16,6 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from mcp_sessions.cli.output import print_error
 from mcp_sessions.cli.common import load_settings, run, setup_logging
 from mcp_sessions.errors import SessionsError
 from mcp_sessions.sql import QUERIES as Q
@@ -79,7 +80,7 @@ def _with_dsn(work) -> int:
     try:
         return run(go())
     except SessionsError as exc:
-        print(f"mcp-sessions: [{exc.code}] {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
 
 

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mcp_sessions.cli.output import positive_int
+from mcp_sessions.cli.output import positive_int, print_error
 
 TASK_TYPES = ["code", "research", "document", "analysis"]
 
@@ -76,5 +75,5 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(go())
     except SessionsError as exc:
-        print(f"mcp-sessions: [{exc.code}] {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1

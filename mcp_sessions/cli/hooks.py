@@ -22,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from mcp_sessions.cli.common import load_settings
+    from mcp_sessions.cli.output import print_error
     from mcp_sessions.errors import SessionsError
     from mcp_sessions.hooks import load, match
     from mcp_sessions.hooks.config import check_payload
@@ -42,7 +43,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         print(f"mcp-sessions: cannot read {args.payload}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except SessionsError as exc:
-        print(f"mcp-sessions: [{exc.code}] {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
     if isinstance(found, str):
         print(json.dumps({"accepted": False, "event": args.event, "reason": found}, indent=2))

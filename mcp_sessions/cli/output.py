@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,8 +47,27 @@ def with_connection(work: Callable[[Any], Awaitable[int]], *, migrate: bool = Tr
     try:
         return run(go())
     except SessionsError as exc:
-        print(f"mcp-sessions: [{exc.code}] {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
+
+
+# The store's messages name the MCP tool that helps ("list_sessions shows the existing
+# ones"); at the command line, the command that does.
+_COMMANDS = {
+    "list_sessions": "sessions list", "get_session": "sessions show", "list_chunks": "sessions show",
+    "list_memories": "sessions show", "list_artifacts": "sessions show", "list_tasks": "tasks list",
+    "get_task": "tasks show", "list_agents": "agents list", "list_schedules": "schedules list",
+}
+_TOOL = re.compile(r"\b(" + "|".join(_COMMANDS) + r")\b")
+
+
+def for_cli(message: str) -> str:
+    return _TOOL.sub(lambda m: f"`mcp-sessions {_COMMANDS[m[1]]}`", message)
+
+
+def print_error(exc: SessionsError) -> None:
+    """Our error as the one line a command prints on stderr."""
+    print(f"mcp-sessions: [{exc.code}] {for_cli(exc.message)}", file=sys.stderr)
 
 
 def operator_name(explicit: str | None) -> str:
@@ -70,6 +90,13 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 name', '2 names', '2 memories'."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1]}ies" if noun.endswith("y") else f"{n} {noun}s"
 
 
 def cell(value: Any, max_cell: int | None = MAX_CELL) -> str:

@@ -7,9 +7,28 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from mcp_sessions.cli.output import add_json_flag, positive_int, print_json, print_table, with_connection
+from mcp_sessions.cli.output import MAX_CELL, add_json_flag, positive_int, print_json, print_table, with_connection
 
 PAGE = 100  # the tool's largest page
+
+
+def around_match(snippet: str, width: int = MAX_CELL) -> str:
+    """The snippet cut to `width` characters around its first **match** (a table cell
+    cut from the start lost the match whenever it was past the first 48 characters)."""
+    text = " ".join(snippet.split())
+    if len(text) <= width:
+        return text
+    start = text.find("**")
+    end = text.find("**", start + 2) + 2 if start >= 0 else 0
+    if start < 0 or end - start > width - 2:
+        return text[: width - 1] + "…"
+    # some context before the match, the rest after it
+    begin = max(0, min(start - (width - (end - start)) // 3, len(text) - (width - 1)))
+    prefix = "…" if begin > 0 else ""
+    window = text[begin: begin + width - len(prefix)]
+    if begin + len(window) < len(text):
+        window = window[:-1] + "…"
+    return prefix + window
 
 
 def _when(text: str) -> datetime:
@@ -68,7 +87,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             return 0
         print_table(
             ["kind", "session", "id", "title", "rank", "snippet"],
-            [[h.kind, h.session_id, h.id, h.title, f"{h.rank:.3f}", h.snippet] for h in hits],
+            [[h.kind, h.session_id, h.id, h.title, f"{h.rank:.3f}", around_match(h.snippet)] for h in hits],
             empty="no matches",
         )
         if hits and mode == "fuzzy":

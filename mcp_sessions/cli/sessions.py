@@ -8,6 +8,7 @@ from typing import Any
 
 from mcp_sessions.cli.output import (
     add_json_flag,
+    counted,
     heading,
     positive_int,
     print_fields,
@@ -113,7 +114,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("participants", ", ".join(summary.participants) or "-"), ("created by", summary.created_by),
             ("created", summary.created), ("last activity", summary.last_activity),
             ("metadata", summary.metadata or "-"),
-            ("holds", f"{c.chunks} chunks, {c.memories} memories, {c.tasks} tasks, {c.artifacts} artifacts"),
+            ("holds", ", ".join(counted(n, what) for n, what in (
+                (c.chunks, "chunk"), (c.memories, "memory"), (c.tasks, "task"), (c.artifacts, "artifact")))),
         ])
         heading(f"Recent chunks ({len(chunks)} of {c.chunks})")
         print_table(["chunk_id", "format", "size", "created by", "created"],
@@ -128,7 +130,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_table(["status", "id", "type", "for", "priority", "attempts", "title", "claimed by"],
                     [[t.status, t.id, t.task_type, t.agent_name or "anyone", t.priority, t.attempts, t.title,
                       t.claimed_by] for t in by_status])
-        heading(f"Artifacts ({len(arts)} names, latest versions)")
+        heading(f"Artifacts ({counted(len(arts), 'name')}, latest versions)")
         print_table(["name", "version", "type", "format", "size", "created by", "id"],
                     [[a.name, a.version, a.type, a.format, a.size, a.created_by, a.id] for a in arts])
         return 0

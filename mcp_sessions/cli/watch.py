@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from mcp_sessions.cli.output import add_json_flag, positive_int
+from mcp_sessions.cli.output import add_json_flag, positive_int, print_error
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +74,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     try:
         return run(go())
     except SessionsError as exc:
-        print(f"mcp-sessions: [{exc.code}] {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,11 @@ ON CONFLICT (name) DO UPDATE SET
 RETURNING name, type, command, capabilities, status, created, last_seen,
           last_seen > now() - make_interval(secs => $6) AS alive, ARRAY[]::text[] AS holds;
 
+-- name: agent_seen
+-- Any call by a registered agent is a sign of life: at most once per $2 seconds.
+UPDATE agents SET last_seen = now()
+WHERE name = $1 AND (last_seen IS NULL OR last_seen < now() - make_interval(secs => $2));
+
 -- name: list_agents
 -- A page by name (built with mcp_sessions.sql.build: only the filters given).
 -- alive: seen (claim, heartbeat, registration) within :alive_seconds, or holding a live lease.

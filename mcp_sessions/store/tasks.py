@@ -6,8 +6,9 @@ A step that did not apply returns no row, and `_refuse` reads the task to say wh
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
@@ -210,7 +211,10 @@ async def get(conn: asyncpg.Connection, task_id: str) -> TaskDetail:
     """The task with what it depends on and its history (the latest transitions)."""
     task = await get_row(conn, task_id)
     deps = [r["depends_on"] for r in await conn.fetch(Q["task_dependencies_of"], task_id)]
-    history = [from_row(TaskEvent, r) for r in await conn.fetch(Q["task_history"], task_id, HISTORY_LIMIT)]
+    history = [
+        from_row(TaskEvent, {**dict(r), "detail": iso_times(r["detail"])})
+        for r in await conn.fetch(Q["task_history"], task_id, HISTORY_LIMIT)
+    ]
     return TaskDetail(**task.model_dump(), depends_on=deps, history=_with_row_events(task, history))
 
 
@@ -234,6 +238,21 @@ def _with_row_events(task: Task, logged: list[TaskEvent]) -> list[TaskEvent]:
     return events
 
 
+# A time as PostgreSQL writes timestamptz as text ("2026-11-29 20:00:05.1+00"), which the
+# queue's SQL functions put in history details ("retry after ...").
+_PG_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?")
+
+
+def iso(at: datetime) -> str:
+    """ISO 8601 in UTC, as every time in an answer is written (2026-11-29T20:00:05.1Z)."""
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def iso_times(text: str | None) -> str | None:
+    """text with PostgreSQL's times rewritten as ISO 8601 (stored details keep theirs)."""
+    return _PG_TIME.sub(lambda m: iso(datetime.fromisoformat(m[0])), text) if text else text
+
+
 async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb: str, holder: str | None) -> None:
     """Say precisely why a claim-token operation did not apply."""
     task = await get_row(conn, task_id)
@@ -245,6 +264,14 @@ async def _refuse(conn: asyncpg.Connection, task_id: str, claim_token: str, verb
         raise StaleClaim(
             f"cannot {verb} task {task_id!r}: it is claimed by {task.claimed_by}, and you are {holder}; "
             "only the agent holding a claim can use its claim_token"
+        )
+    last = await conn.fetchrow(Q["task_history"], task_id, 1)
+    if task.status == "pending" and last is not None and last["event"] == "retry_scheduled":
+        # The claim ended with fail_task (the caller's own, most often), not a lost lease.
+        raise StaleClaim(
+            f"cannot {verb} task {task_id!r}: its claim ended when {last['agent']} gave it up with fail_task at "
+            f"{iso(last['at'])}, and a failed claim's claim_token stops working; the task is pending again and "
+            f"retries after {iso(task.run_after)} under a new claim"
         )
     if task.status == "pending" or row["token"] != claim_token:
         raise StaleClaim(

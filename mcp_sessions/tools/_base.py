@@ -8,7 +8,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import asyncpg
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from mcp_sessions.config import Settings
 from mcp_sessions.errors import InvalidInput, SessionsError, Unavailable
+from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.store.event_waiter import EventWaiter
 from mcp_sessions.store.task_waiter import TaskWaiter
@@ -26,6 +27,9 @@ from mcp_sessions.store.task_waiter import TaskWaiter
 log = logging.getLogger("mcp_sessions.tools")
 
 T = TypeVar("T")
+
+# last_seen moves at most this often for calls other than claims and heartbeats.
+SEEN_EVERY_SECONDS = 60.0
 
 # A connection that went away mid-call (not an error the server reported).
 _LOST = (asyncpg.ConnectionDoesNotExistError, ConnectionError, OSError)
@@ -56,6 +60,21 @@ class App:
     # Waiting for events (store/event_waiter.py), on the waiter's LISTEN connection.
     events: EventWaiter | None = None
     on_call: Callable[[CallRecord], None] | None = None  # the HTTP transport's metrics
+    # When each agent's last_seen was last moved by this process (time.monotonic()).
+    _seen: dict[str, float] = field(default_factory=dict)
+
+    async def seen(self) -> None:
+        """Move the calling agent's last_seen (a registered agent's sign of life) on any of
+        its calls, at most once a minute: per process here, across processes in the SQL."""
+        agent, now = self.agent, time.monotonic()
+        if now - self._seen.get(agent, float("-inf")) < SEEN_EVERY_SECONDS:
+            return
+        self._seen[agent] = now
+        try:
+            async with self.connection() as conn:
+                await conn.execute(Q["agent_seen"], agent, SEEN_EVERY_SECONDS)
+        except SessionsError as exc:  # a sign of life is never worth failing a call for
+            log.info("could not update last_seen of %s: %s", agent, exc.code)
 
     @property
     def agent(self) -> str:

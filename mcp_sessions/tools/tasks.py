@@ -153,7 +153,7 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, CHANGE)
     async def cancel_task(task_id: Identifier, reason: Text(2000), ctx: Context) -> TaskState:
-        """Cancel a pending or claimed task; its holder's claim_token stops working, its dependents fail."""
+        """Cancel a pending, claimed or running task; its holder's claim_token stops working, its dependents fail."""
         app = app_of(ctx)
         async with app.connection() as conn:
             return _state(await store.cancel(conn, task_id, reason, app.agent))
