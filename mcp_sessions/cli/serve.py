@@ -42,15 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         port = settings.http_port if args.port is None else args.port
         return _serve_http(settings, args.host or settings.http_host, port, workers)
+    from mcp_sessions import db
     from mcp_sessions.server import create_server
 
     if sys.stdin.isatty():
         # A person ran it by hand: say what it is waiting for (print: shown at any log level).
         print(TTY_NOTICE, file=sys.stderr, flush=True)
+    db.stop_on_termination(uvicorn=False)
     try:
         create_server(settings).run("stdio")
     except BaseException as exc:  # noqa: BLE001 - a failed start is reported in one line below
-        return _report_start_failure(exc, settings)
+        code = _report_start_failure(exc, settings)
+        return 128 + db.terminated_by if db.terminated_by else code
     return 0
 
 
@@ -177,11 +180,14 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
         workers, "process" if workers == 1 else "processes",
     )
     if workers == 1:
+        from mcp_sessions import db
+
+        db.stop_on_termination(uvicorn=True)
         server = _http_server_class()(uvicorn.Config(create_http_app(settings, host=host), **common))
         try:
             server.run(sockets=[sock])
-        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down
-            return 130
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C (and SIGTERM, SIGHUP: see db) once it has shut down
+            return 128 + db.terminated_by if db.terminated_by else 130
         return 0 if server.started else 1
     return _serve_workers(uvicorn, host, sock, workers, common)
 
