@@ -107,6 +107,25 @@ async def test_three_processes_behind_haproxy_serve_both_protocol_modes(database
             assert got["task"] is not None and got["task"]["id"] == created["id"]
             assert got["task"]["claimed_by"] == "carol" and got["seconds"] < WAIT
 
+            # And a change written through one process wakes a watch waiting on another.
+            seen = {}
+
+            async def watcher() -> None:
+                started = time.monotonic()
+                seen["page"] = await call(waiter_client, "watch", session_id=sid, kinds=["memory.*"], wait_seconds=WAIT)
+                seen["seconds"] = time.monotonic() - started
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watcher)
+                await until(lambda: _watched(conn, sid))
+                await call(creator, "remember", session_id=sid, key="woke-the-watcher", type="fact", content={"x": 1})
+            assert [e["refs"].get("key") for e in seen["page"]["events"]] == ["woke-the-watcher"]
+            assert seen["seconds"] < WAIT
+
+
+async def _watched(conn, sid: str) -> bool:
+    return await conn.fetchval("SELECT count(*) FROM event_listeners WHERE session_id = $1", sid) == 1
+
 
 async def _registered(conn) -> bool:
     return await conn.fetchval("SELECT count(*) FROM task_waiters") == 1
