@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -50,6 +52,7 @@ async def until(predicate, timeout: float = 10.0) -> None:
 
 # CI installs haproxy (.ci/run), so there a missing binary fails instead of skipping.
 @pytest.mark.skipif(haproxy_binary() is None and not os.environ.get("CI"), reason="haproxy is not installed")
+@pytest.mark.slow
 async def test_three_processes_behind_haproxy_serve_both_protocol_modes(database_url, conn):
     secrets = {agent: (await tokens.create(conn, agent))[1] for agent in ("alice", "bob", "carol", "dave")}
     modes = {"alice": "auto", "bob": "legacy", "carol": "auto", "dave": "legacy"}
@@ -131,6 +134,7 @@ async def _registered(conn) -> bool:
     return await conn.fetchval("SELECT count(*) FROM task_waiters") == 1
 
 
+@pytest.mark.slow
 async def test_workers_share_one_port_each_with_its_own_listen_connection(database_url, conn):
     _, secret = await tokens.create(conn, "alice")
     async with http_server(database_url, "--workers", "2") as server:
@@ -161,3 +165,37 @@ async def test_workers_that_cannot_reach_the_database_say_so_in_one_line():
     lines = result.stderr.decode().strip().splitlines()
     assert result.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("mcp-sessions: cannot start: cannot use the database"), lines
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    found = set()
+    for pid in map(int, children):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+        except OSError:
+            pass  # gone meanwhile
+    return found
+
+
+@pytest.mark.slow
+async def test_a_worker_that_dies_is_replaced_and_the_others_keep_serving(database_url, conn):
+    _, secret = await tokens.create(conn, "alice")
+    async with http_server(database_url, "--workers", "2") as server:
+        await until(lambda: _eq(listeners(conn), 2))
+        before = worker_pids(server.process.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        async with http_client(server.url, secret) as client:
+            # Served meanwhile by the survivor (or the replacement): no call fails.
+            for _ in range(5):
+                assert (await call(client, "list_sessions"))["sessions"] == []
+
+        async def replaced() -> bool:
+            now = worker_pids(server.process.pid)
+            return len(now) == 2 and victim not in now and await listeners(conn) == 2
+
+        await until(replaced, timeout=45)  # a spawned worker imports everything afresh
