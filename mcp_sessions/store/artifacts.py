@@ -27,12 +27,13 @@ async def save(
     metadata: dict[str, Any],
     agent: str,
 ) -> Artifact:
-    await sessions.ensure_exists(conn, session_id)
     await conn.execute(Q["lock_artifact_name"], session_id, name)
     digest = hashlib.sha256(content.encode("utf-8")).digest()
-    row = await conn.fetchrow(
-        Q["insert_artifact_version"], session_id, name, type, format, content, len(content), digest, metadata, agent
-    )
+    with sessions.refusing_missing(session_id):
+        row = await conn.fetchrow(
+            Q["insert_artifact_version"], session_id, name, type, format, content, len(content), digest, metadata,
+            agent,
+        )
     return from_row(Artifact, row)
 
 

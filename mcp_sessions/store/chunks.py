@@ -30,12 +30,13 @@ async def add(
     extracted_items: Any,
     agent: str,
 ) -> Chunk:
-    await sessions.ensure_exists(conn, session_id)
+    """One statement in the usual case (the caller needs no transaction for it)."""
     chunk_id = chunk_id or uuid.uuid4().hex
     digest = hashlib.sha256(content.encode("utf-8")).digest()
-    row = await conn.fetchrow(
-        Q["insert_chunk"], session_id, chunk_id, content, len(content), digest, format, extracted_items, agent
-    )
+    with sessions.refusing_missing(session_id):
+        row = await conn.fetchrow(
+            Q["insert_chunk"], session_id, chunk_id, content, len(content), digest, format, extracted_items, agent
+        )
     if row is not None:
         return from_row(Chunk, row)
     # The chunk_id exists: a retry of the same write is a no-op, anything else a conflict.

@@ -34,7 +34,7 @@ async def remember(
     session that does not exist, so nothing checks for it first."""
     tags = list(dict.fromkeys(tags))
     args = (session_id, key, type, content, tags, agent)
-    try:
+    with sessions.refusing_missing(session_id):
         if expected_version is None:
             return from_row(Memory, await conn.fetchrow(Q["upsert_memory"], *args))
         if expected_version == 0:
@@ -42,8 +42,6 @@ async def remember(
             row = await conn.fetchrow(Q["insert_memory"], *args)
         else:
             row = await conn.fetchrow(Q["update_memory_if_version"], *args, expected_version)
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise sessions.not_found(session_id) from exc
     if row is not None:
         return from_row(Memory, row)
     current = await conn.fetchrow(Q["get_memory"], session_id, key)

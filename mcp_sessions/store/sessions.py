@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 import asyncpg
 
@@ -27,6 +28,18 @@ def not_found(session_id: str) -> NotFound:
 async def ensure_exists(conn: asyncpg.Connection, session_id: str) -> None:
     if not await conn.fetchval(Q["session_exists"], session_id):
         raise not_found(session_id)
+
+
+@contextmanager
+def refusing_missing(session_id: str) -> Iterator[None]:
+    """Around writes into a session: its foreign key refuses a session that does not exist,
+    reported as ensure_exists would, without a query to check first."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as exc:
+        if "session_id" not in (exc.constraint_name or ""):
+            raise
+        raise not_found(session_id) from exc
 
 
 async def create(

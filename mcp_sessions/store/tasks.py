@@ -62,7 +62,19 @@ async def create(
     max_attempts: int = 3,
     idempotency_key: str | None = None,
 ) -> Task:
-    await sessions.ensure_exists(conn, session_id)
+    with sessions.refusing_missing(session_id):
+        return await _create(
+            conn, session_id, task_type=task_type, agent_name=agent_name, title=title, input_data=input_data,
+            priority=priority, agent=agent, run_after=run_after, depends_on=depends_on, max_attempts=max_attempts,
+            idempotency_key=idempotency_key,
+        )
+
+
+async def _create(
+    conn: asyncpg.Connection, session_id: str, *, task_type: str, agent_name: str | None, title: str | None,
+    input_data: Any, priority: int, agent: str, run_after: datetime | None, depends_on: list[str] | None,
+    max_attempts: int, idempotency_key: str | None,
+) -> Task:
     if idempotency_key is not None:
         row = await conn.fetchrow(Q["task_by_idempotency_key"], session_id, idempotency_key)
         if row is not None:

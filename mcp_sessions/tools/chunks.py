@@ -29,7 +29,8 @@ def register(mcp: MCPServer) -> None:
         """Store a conversation chunk (transcript, dialogue, summary; up to 32 MiB). Returns its id and size, not its content."""
         app = app_of(ctx)
         check_size("content", content, app.settings.max_content_bytes)
-        async with app.transaction() as conn:
+        # One statement: atomic without BEGIN and COMMIT round trips.
+        async with app.connection() as conn:
             return await store.add(
                 conn, session_id, content=content, format=format, chunk_id=chunk_id,
                 extracted_items=extracted_items, agent=app.agent,
