@@ -49,6 +49,7 @@ from mcp import Client, StdioServerParameters
 
 from mcp_sessions import migrations, pagination
 from mcp_sessions.db import connect
+from mcp_sessions.sql import QUERIES, build
 
 BIG = 20_000  # rows of each kind in the big session
 AGENTS = [f"agent{i}" for i in range(10)]
@@ -114,7 +115,7 @@ def with_db(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
-async def build(server_dsn: str, sessions: int) -> tuple[str, str, float]:
+async def build_database(server_dsn: str, sessions: int) -> tuple[str, str, float]:
     name = f"mcps_scale_{sessions}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(server_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -202,6 +203,55 @@ def calls(deep: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def statements(dsn_cursors: dict[str, str]) -> list[tuple[str, str, list[Any]]]:
+    """(label, SQL, arguments): the statement each listing and get_session runs, as the store
+    builds it, for EXPLAIN (ANALYZE, BUFFERS): pages read do not depend on the machine's load."""
+    d = {k: pagination.decode(v, 1 if k == "chunks" else 2) for k, v in dsn_cursors.items()}
+    at = datetime.fromisoformat
+    plain = [
+        ("list_sessions", "session_summaries", {"limit": 51}),
+        ("list_sessions deep", "session_summaries", {"limit": 51, "after_at": at(d["sessions"][0]),
+                                                      "after_id": d["sessions"][1]}),
+        ("list_sessions status", "session_summaries", {"limit": 51, "status": "paused"}),
+        ("list_sessions status deep", "session_summaries", {"limit": 51, "status": "paused",
+                                                             "after_at": at(d["paused"][0]), "after_id": d["paused"][1]}),
+        ("list_sessions participant", "session_summaries", {"limit": 51, "participant": "agent3"}),
+        ("list_memories big", "list_memories", {"session_id": "big", "limit": 51}),
+        ("list_memories big deep", "list_memories", {"session_id": "big", "limit": 51,
+                                                      "after_at": at(d["memories"][0]), "after_key": d["memories"][1]}),
+        ("list_memories big type", "list_memories", {"session_id": "big", "type": "risk", "limit": 51}),
+        ("list_memories big tags", "list_memories", {"session_id": "big", "tags": ["tag3"], "limit": 51}),
+        ("list_tasks", "list_tasks", {"limit": 51}),
+        ("list_tasks deep", "list_tasks", {"limit": 51, "after_at": at(d["tasks"][0]), "after_id": d["tasks"][1]}),
+        ("list_tasks status pending", "list_tasks", {"status": "pending", "unfinished": True, "limit": 51}),
+        ("list_tasks status failed", "list_tasks", {"status": "failed", "limit": 51}),
+        ("list_tasks agent", "list_tasks", {"agent_name": "agent3", "limit": 51}),
+        ("list_chunks big deep", "list_chunks", {"session_id": "big", "after_seq": d["chunks"][0], "limit": 51}),
+        ("list_artifacts big", "list_artifacts", {"session_id": "big", "limit": 51}),
+        ("get_session big", "session_summaries", {"id": "big", "limit": 1}),
+        ("get_session small", "session_summaries", {"id": "s77", "limit": 1}),
+    ]
+    built = [(label, *build(name, **params)) for label, name, params in plain]
+    return built + [("list_agents", QUERIES["list_agents"], [None, 300.0])]
+
+
+async def explain(dsn: str, n: int = 20) -> dict[str, tuple[float, int]]:
+    """Per statement: the median execution time (ms) and the buffers it touched."""
+    conn = await connect(dsn)
+    results = {}
+    try:
+        for label, query, args in statements(await cursors(dsn)):
+            times, buffers = [], 0
+            for _ in range(n):
+                plan = (await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", *args))[0]
+                times.append(plan["Execution Time"])
+                buffers = plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"]
+            results[label] = (statistics.median(times), buffers)
+    finally:
+        await conn.close()
+    return results
+
+
 async def measure(dsn: str, n: int, warmup: int = 10) -> dict[str, tuple[float, float]]:
     env = {**os.environ, "DATABASE_URL": dsn, "MCP_SESSIONS_AGENT": "bench", "MCP_SESSIONS_LOG_LEVEL": "WARNING"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_sessions", "serve"], env=env)
@@ -227,26 +277,38 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000", help="numbers of sessions, comma-separated")
     parser.add_argument("--calls", type=int, default=200, help="timed calls of each kind")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--sql-only", action="store_true", help="only the statements' EXPLAIN ANALYZE table")
     parser.add_argument("--databases", help="measure these kept databases (comma-separated, one per size) instead")
     args = parser.parse_args()
     server_dsn = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     sizes = [int(s) for s in args.sizes.split(",")]
     columns: list[dict[str, tuple[float, float]]] = []
+    plans: list[dict[str, tuple[float, int]]] = []
     kept = args.databases.split(",") if args.databases else None
     for i, size in enumerate(sizes):
         if kept:
             name, dsn = kept[i], with_db(server_dsn, kept[i])
         else:
-            name, dsn, seconds = await build(server_dsn, size)
+            name, dsn, seconds = await build_database(server_dsn, size)
             print(f"built {size:,} sessions in {seconds:.0f} s (database {name})", file=sys.stderr, flush=True)
         try:
-            columns.append(await measure(dsn, args.calls))
+            plans.append(await explain(dsn))
+            if not args.sql_only:
+                columns.append(await measure(dsn, args.calls))
             print(f"measured {size:,} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         finally:
             if not args.keep and not kept:
                 admin = await asyncpg.connect(server_dsn)
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 await admin.close()
+    print(f"The statements alone (EXPLAIN ANALYZE, median of 20; buffers: pages touched), {datetime.now():%Y-%m-%d}\n")
+    print("| statement | " + " | ".join(f"{s:,} ms | {s:,} buffers" for s in sizes) + " |")
+    print("|---|" + "---:|" * (2 * len(sizes)))
+    for label in plans[0]:
+        print(f"| {label} | " + " | ".join(f"{p[label][0]:.2f} | {p[label][1]}" for p in plans) + " |")
+    if not columns:
+        return
+    print()
     head = " | ".join(f"{s:,} p50 | {s:,} p95" for s in sizes)
     ratio = f" | p50 {sizes[-1]:,} / {sizes[0]:,}" if len(sizes) > 1 else ""
     print(f"{args.calls} calls each over stdio, ms, {datetime.now():%Y-%m-%d}\n")
