@@ -282,13 +282,31 @@ async def run_tool(client: Client, tool: str, arguments: dict[str, Any], n: int,
     return (cpu_of(marker) - before) / n
 
 
-async def latency(client: Client, tool: str, arguments: dict[str, Any], n: int) -> float:
+async def bare_latency(http: Any, url: str, n: int) -> list[float]:
+    """get_session as one JSON-RPC POST per call (stateless HTTP answers it without a
+    handshake): the server's share of an HTTP call, without the SDK client's."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_session", "arguments": {"session_id": SID}}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "MCP-Protocol-Version": "2025-06-18"}
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = await http.post(url, json=body, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200 or "error" in response.json():
+            raise RuntimeError(f"bare POST: {response.status_code} {response.text[:300]}")
+    return times
+
+
+async def latency(client: Client, tool: str, arguments: dict[str, Any], n: int, each: bool = False) -> Any:
+    """The median call time in ms, or (each) every call's."""
     times = []
     for _ in range(n):
         started = time.perf_counter()
         await client.call_tool(tool, arguments)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        times.append((time.perf_counter() - started) * 1000)
+    return times if each else statistics.median(times)
 
 
 @asynccontextmanager
@@ -318,7 +336,9 @@ async def http_client(dsn: str) -> AsyncIterator[tuple[Client, str]]:
         async with anyio.create_task_group() as tg, AsyncExitStack() as stack:
             tg.start_soon(drain)
             http = await stack.enter_async_context(create_mcp_http_client(headers={"Authorization": f"Bearer {secret}"}))
-            yield await stack.enter_async_context(Client(streamable_http_client(url, http_client=http))), marker
+            client = await stack.enter_async_context(Client(streamable_http_client(url, http_client=http)))
+            client.raw = (http, url)  # for one bare POST per call, without the SDK's client
+            yield client, marker
             await stack.aclose()
             process.terminate()
             await process.wait()
@@ -359,18 +379,26 @@ async def main() -> None:
                         into[tool].append(await run_tool(clients[name], tool, arguments, args.calls, claims[name],
                                                          marker))
                 print(f"round {round_ + 1} done (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
-            await latency(clients["ours"], "get_session", {"session_id": SID}, 20)
-            stdio_p50 = await latency(clients["ours"], "get_session", {"session_id": SID}, args.calls)
-            stdio_cpu = await run_tool(clients["ours"], "get_session", {"session_id": SID}, args.calls, [],
-                                       "mcp_sessions serve")
-        async with http_client(dsn) as (client, marker):
-            await latency(client, "get_session", {"session_id": SID}, 20)
-            http_p50 = await latency(client, "get_session", {"session_id": SID}, args.calls)
-            http_cpu = await run_tool(client, "get_session", {"session_id": SID}, args.calls, [], marker)
+            client, marker = await stack.enter_async_context(http_client(dsn))
+            get = {"session_id": SID}
+            await latency(clients["ours"], "get_session", get, 20)
+            await latency(client, "get_session", get, 20)
+            # Interleaved in blocks, so a busy spell of the machine falls on both.
+            stdio_times: list[float] = []
+            http_times: list[float] = []
+            bare_times: list[float] = []
+            block = max(1, args.calls // 10)
+            for _ in range(10):
+                stdio_times += await latency(clients["ours"], "get_session", get, block, each=True)
+                http_times += await latency(client, "get_session", get, block, each=True)
+                bare_times += await bare_latency(*client.raw, block)
+            stdio_p50, http_p50, bare_p50 = (statistics.median(t) for t in (stdio_times, http_times, bare_times))
+            stdio_cpu = await run_tool(clients["ours"], "get_session", get, args.calls, [], "mcp_sessions serve")
+            http_cpu = await run_tool(client, "get_session", get, args.calls, [], marker)
     if not args.http_only:
         print_table(args, ours, floor)
     print(f"\nget_session over stdio and HTTP (one client, {args.calls} calls): p50 stdio {stdio_p50:.2f} ms, "
-          f"HTTP {http_p50:.2f} ms (HTTP / stdio {http_p50 / stdio_p50:.2f}); server CPU per call stdio "
+          f"HTTP {http_p50:.2f} ms (HTTP / stdio {http_p50 / stdio_p50:.2f}), one bare POST {bare_p50:.2f} ms; server CPU per call stdio "
           f"{stdio_cpu * 1000:.2f} ms, HTTP {http_cpu * 1000:.2f} ms")
 
 
