@@ -173,8 +173,9 @@ def floor_server(dsn: str) -> MCPServer:
 
     @mcp.tool()
     async def list_agents(ctx: Context) -> str:
+        query, args = build("list_agents", alive_seconds=300.0, limit=51)
         async with pool_of(ctx).acquire() as c:
-            return out(await c.fetch(Q["list_agents"], None, 300.0))
+            return out(await c.fetch(query, *args))
 
     @mcp.tool()
     async def search(query: str, ctx: Context) -> str:

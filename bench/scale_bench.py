@@ -49,7 +49,7 @@ from mcp import Client, StdioServerParameters
 
 from mcp_sessions import migrations, pagination
 from mcp_sessions.db import connect
-from mcp_sessions.sql import QUERIES, build
+from mcp_sessions.sql import build
 
 BIG = 20_000  # rows of each kind in the big session
 AGENTS = [f"agent{i}" for i in range(10)]
@@ -115,7 +115,7 @@ def with_db(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
-async def build_database(server_dsn: str, sessions: int) -> tuple[str, str, float]:
+async def build_database(server_dsn: str, sessions: int, big: int = BIG) -> tuple[str, str, float]:
     name = f"mcps_scale_{sessions}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(server_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -128,7 +128,7 @@ async def build_database(server_dsn: str, sessions: int) -> tuple[str, str, floa
         await conn.execute("SET maintenance_work_mem = '256MB'")
         # $1 a year in seconds, $2 the number of sessions, $3 the big session's rows: numbers
         # of our own, written into the text.
-        seed = SEED.replace("$1", str(365 * 86400.0)).replace("$2", str(sessions)).replace("$3", str(BIG))
+        seed = SEED.replace("$1", str(365 * 86400.0)).replace("$2", str(sessions)).replace("$3", str(big))
         await conn.execute(seed)
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -147,11 +147,13 @@ async def cursors(dsn: str) -> dict[str, str]:
             "SELECT id, last_activity FROM sessions WHERE status = 'paused' ORDER BY last_activity DESC, id DESC "
             "OFFSET (SELECT count(*) / 2 FROM sessions WHERE status = 'paused') LIMIT 1")
         memory = await conn.fetchrow(
-            "SELECT created, key FROM memories WHERE session_id = 'big' ORDER BY created, key OFFSET 10000 LIMIT 1")
+            "SELECT created, key FROM memories WHERE session_id = 'big' ORDER BY created, key "
+            "OFFSET (SELECT count(*) / 2 FROM memories WHERE session_id = 'big') LIMIT 1")
         task = await conn.fetchrow(
             "SELECT created, id FROM tasks ORDER BY created, id OFFSET (SELECT count(*) / 2 FROM tasks) LIMIT 1")
         chunk = await conn.fetchval(
-            "SELECT seq FROM conversation_chunks WHERE session_id = 'big' ORDER BY seq OFFSET 10000 LIMIT 1")
+            "SELECT seq FROM conversation_chunks WHERE session_id = 'big' ORDER BY seq "
+            "OFFSET (SELECT count(*) / 2 FROM conversation_chunks WHERE session_id = 'big') LIMIT 1")
     finally:
         await conn.close()
     return {
@@ -230,9 +232,9 @@ def statements(dsn_cursors: dict[str, str]) -> list[tuple[str, str, list[Any]]]:
         ("list_artifacts big", "list_artifacts", {"session_id": "big", "limit": 51}),
         ("get_session big", "session_summaries", {"id": "big", "limit": 1}),
         ("get_session small", "session_summaries", {"id": "s77", "limit": 1}),
+        ("list_agents", "list_agents", {"alive_seconds": 300.0, "limit": 51}),
     ]
-    built = [(label, *build(name, **params)) for label, name, params in plain]
-    return built + [("list_agents", QUERIES["list_agents"], [None, 300.0])]
+    return [(label, *build(name, **params)) for label, name, params in plain]
 
 
 async def explain(dsn: str, n: int = 20) -> dict[str, tuple[float, int]]:
@@ -277,6 +279,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000", help="numbers of sessions, comma-separated")
     parser.add_argument("--calls", type=int, default=200, help="timed calls of each kind")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--big", type=int, default=BIG, help="rows of each kind in the big session")
     parser.add_argument("--sql-only", action="store_true", help="only the statements' EXPLAIN ANALYZE table")
     parser.add_argument("--databases", help="measure these kept databases (comma-separated, one per size) instead")
     args = parser.parse_args()
@@ -289,7 +292,7 @@ async def main() -> None:
         if kept:
             name, dsn = kept[i], with_db(server_dsn, kept[i])
         else:
-            name, dsn, seconds = await build_database(server_dsn, size)
+            name, dsn, seconds = await build_database(server_dsn, size, args.big)
             print(f"built {size:,} sessions in {seconds:.0f} s (database {name})", file=sys.stderr, flush=True)
         try:
             plans.append(await explain(dsn))

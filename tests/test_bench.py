@@ -59,3 +59,22 @@ def test_coordination_bench_measures_both_wake_ups_and_the_catch_up_size(pg_serv
     assert rows == ["read_inbox", "watch"]
     size = int(run.stdout.split("catch_up: 1 call, ")[1].split(" bytes")[0].replace(",", ""))
     assert size <= 8 * 1024
+
+
+@pytest.mark.slow
+def test_scale_and_call_benches_run_end_to_end(pg_server_dsn: str) -> None:
+    """bench/scale_bench.py and bench/call_bench.py, tiny: every call they time answers."""
+    env = {**os.environ, "DATABASE_URL": pg_server_dsn}
+    scale = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "scale_bench.py"), "--sizes", "300,600", "--big", "1000",
+         "--calls", "2"], env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert scale.returncode == 0, scale.stderr[-3000:]
+    rows = [line for line in scale.stdout.splitlines() if line.startswith("| list_") or line.startswith("| get_")]
+    assert any(r.startswith("| list_agents |") for r in rows) and len(rows) > 40, scale.stdout
+    calls = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "call_bench.py"), "--calls", "3", "--rounds", "1"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert calls.returncode == 0, calls.stderr[-3000:]
+    assert "| complete_task |" in calls.stdout and "HTTP / stdio" in calls.stdout, calls.stdout
