@@ -87,6 +87,10 @@ async def http_clients(dsn: str, n: int, processes: int = 1, mode: str = "auto")
             async for _ in process.stderr:
                 pass
 
+        # Clients connect as soon as one worker accepts; wait for all of them (each LISTENs
+        # once its pool is open), so no worker's start-up CPU is counted in the run.
+        await until_listening(dsn, processes)
+
         async with anyio.create_task_group() as tg, AsyncExitStack() as stack:
             tg.start_soon(drain)
             clients = []
@@ -99,6 +103,19 @@ async def http_clients(dsn: str, n: int, processes: int = 1, mode: str = "auto")
             process.terminate()
             await process.wait()
             tg.cancel_scope.cancel()
+
+
+async def until_listening(dsn: str, n: int, timeout: float = 120) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        with anyio.fail_after(timeout):
+            while await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+            ) < n:
+                await anyio.sleep(0.2)
+        await anyio.sleep(1)  # the last one's first requests' warm-up
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager
