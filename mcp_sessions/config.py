@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     pool_idle_timeout: float = Field(
         default=300.0, ge=0, description="Seconds an idle pooled connection lives before it is closed; 0: forever."
     )
+    tools: str = Field(
+        default="all",
+        description="Which tools to offer: all, or profiles (core, queue, coordination, agents) and tool "
+        "names, comma-separated.",
+    )
     event_retention_days: int = Field(
         default=30, ge=1, le=36500, description="Days the event feed keeps events; older cursors must catch_up."
     )
@@ -113,6 +118,14 @@ class Settings(BaseSettings):
                 "PostgreSQL; use STORAGE_BACKEND=postgres (or leave it unset)"
             )
         return "postgres"
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, value: str) -> str:
+        from mcp_sessions.tools.profiles import resolve
+
+        resolve(value)  # an unknown name stops the server at start, naming the valid ones
+        return value
 
     @field_validator("agent")
     @classmethod

@@ -13,6 +13,7 @@ from mcp_sessions import __version__
 from mcp_sessions.config import Settings
 from mcp_sessions.db import open_pool, resolve_dsn
 from mcp_sessions.errors import SessionsError
+from mcp_sessions import prompts, resources
 from mcp_sessions.stdio import run_stdio
 from mcp_sessions.store import search as search_store
 from mcp_sessions.store.event_waiter import EventWaiter
@@ -43,6 +44,10 @@ class SessionsServer(MCPServer):
         tool = self._tool_manager.get_tool(name or fn.__name__)
         if tool is not None:
             tool.fn_metadata = exact_arguments(tool.fn_metadata, self._limits)
+
+    async def _handle_list_resources(self, ctx: Any, params: Any) -> Any:
+        # The recent sessions, paged (the SDK lists only resources registered up front).
+        return await resources.list_sessions(ctx.lifespan_context, params)
 
     async def run_stdio_async(self) -> None:
         await run_stdio(self._lowlevel_server)
@@ -86,22 +91,29 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
             await waiter.start()
             event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
             await event_waiter.start()
+            app = App(pool=pool, settings=settings, waiter=waiter, events=event_waiter)
+            app.resources = resources.LiveResources(app, bus)
             try:
-                app = App(pool=pool, settings=settings, waiter=waiter, events=event_waiter)
                 if on_start is not None:
                     on_start(app)
                 yield app
             finally:
+                await app.resources.stop()
                 await event_waiter.stop()
                 await waiter.stop()
 
+    # subscriptions/listen streams; LiveResources publishes the event feed's changes to it
+    bus = resources.CountingBus()
     mcp = SessionsServer(
         name="mcp-sessions",
+        subscriptions=bus,
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level.upper(),
         limits={"max_json_bytes": settings.max_json_bytes},
     )
-    register_all(mcp)
+    register_all(mcp, settings.tools)
+    resources.register(mcp)
+    prompts.register(mcp)
     return mcp

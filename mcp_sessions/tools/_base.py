@@ -59,6 +59,8 @@ class App:
     waiter: TaskWaiter | None = None
     # Waiting for events (store/event_waiter.py), on the waiter's LISTEN connection.
     events: EventWaiter | None = None
+    # Resource subscriptions fed by the event feed (resources/live.py); None: not served.
+    resources: Any = None
     on_call: Callable[[CallRecord], None] | None = None  # the HTTP transport's metrics
     # When each agent's last_seen was last moved by this process (time.monotonic()).
     _seen: dict[str, float] = field(default_factory=dict)
@@ -167,8 +169,11 @@ def _compact(result: Any) -> Any:
     (the SDK's default text is indented, which costs a client's context window ~30% more)."""
     if not isinstance(result, BaseModel):
         return result
+    from mcp_sessions.resources.links import links_for  # (resources import this module)
+
     return CallToolResult(
-        content=[TextContent(type="text", text=result.model_dump_json())],
+        # and links to the resources it wrote or found, which a client can open directly
+        content=[TextContent(type="text", text=result.model_dump_json()), *links_for(result)],
         structured_content=result.model_dump(mode="json"),
     )
 
