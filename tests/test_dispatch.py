@@ -166,6 +166,27 @@ async def _cancel_mid_run(database_url, conn, tmp_path, *, stubborn: bool) -> No
         stop(d)
 
 
+async def test_a_claim_lost_without_an_event_is_noticed_by_the_heartbeat(database_url, conn, tmp_path):
+    await _setup(conn)
+    d = dispatcher(database_url, tmp_path)  # lease 3 s: a heartbeat every second
+    try:
+        task = await create(conn, mode="sleep", seconds=60, pids=str(tmp_path / "pids"))
+        pids = await read_pids(tmp_path / "pids")
+        await wait_for(conn, task, "running")
+        # As if another claimer had taken it over, with no event to say so: only the
+        # heartbeat's refusal can tell the dispatcher.
+        await conn.execute("UPDATE tasks SET claim_token = gen_random_uuid() WHERE id = $1", task)
+        with anyio.fail_after(1 + 1 + 3):  # a heartbeat period, the grace, a margin
+            while alive(pids["agent"]) or alive(pids["child"]):
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.5)
+        row = await conn.fetchrow("SELECT status, output_data, error FROM tasks WHERE id = $1", task)
+        assert row["status"] == "running" and row["output_data"] is None and row["error"] is None  # nothing written
+        assert "heartbeat refused" in stop(d)
+    finally:
+        stop(d)
+
+
 async def test_a_sigkilled_dispatchers_task_is_rerun_by_another(database_url, conn, tmp_path):
     await _setup(conn)
     first = dispatcher(database_url, tmp_path)

@@ -181,13 +181,16 @@ class Dispatcher:
             log.info("task %s: claim gone before it started (%s); stopping pid %d", task.id, exc, proc.pid)
             await proc.stop(self.options.grace)
             return
-        await self._agent_status(agent)
-        outcome = await self._watch(task, proc)
-        if outcome.kind == "exited":
+        try:
+            await self._agent_status(agent)
+            outcome = await self._watch(task, proc)
+            if outcome.kind != "exited":
+                await proc.stop(self.options.grace)
             await proc.finish(self.options.grace)
-        else:
-            await proc.stop(self.options.grace)
-            await proc.finish(self.options.grace)
+        except BaseException:
+            # Anything unexpected (or the dispatcher cancelled): no agent left running unwatched.
+            await asyncio.shield(proc.stop(self.options.grace))
+            raise
         elapsed = time.monotonic() - self.running[task.id].started
         if outcome.kind == "lost":
             log.info("task %s: %s; stopped pid %d, nothing written", task.id, outcome.reason, proc.pid)

@@ -23,3 +23,7 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: advance_schedule
 UPDATE schedules SET next_due = $2, last_due = $3, last_task_id = $4 WHERE id = $1;
+
+-- name: schedule_clock
+-- The database's clock: every server computes due times from the same one.
+SELECT now();

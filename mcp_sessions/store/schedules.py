@@ -58,7 +58,7 @@ async def create(
     agent_name: str | None, priority: int, input_data: dict[str, Any], max_attempts: int, agent: str,
 ) -> Schedule:
     await sessions.ensure_exists(conn, session_id)
-    now = await conn.fetchval("SELECT now()")
+    now = await conn.fetchval(Q["schedule_clock"])
     first = next_after(cron, zone, now)
     row = await conn.fetchrow(
         Q["insert_schedule"], session_id, cron, zone, task_type, title, agent_name, priority, input_data,
