@@ -249,3 +249,15 @@ async def test_two_dispatchers_run_each_of_100_tasks_exactly_once(database_url, 
     assert {r["attempts"] for r in rows} == {1} and all(str(r["process_id"]) == r["pid"] for r in rows)
     # both dispatchers shared the work: each was the parent of some of the agents
     assert {int(line.split()[2]) for line in log.read_text().splitlines()} == {d.pid for d in ds}
+
+
+async def test_unregistered_or_commandless_agents_are_refused_in_one_line(database_url, conn):
+    from tests.cli_support import cli
+
+    run = await cli(database_url, "dispatch", "--agent", "nobody")
+    assert run.code == 1 and "agent 'nobody' is not registered" in run.err and "Traceback" not in run.err
+    run = await cli(database_url, "dispatch", "--agent", "researcher")  # a sample agent without a command
+    assert run.code == 1 and "agent 'researcher' has no command" in run.err
+    await conn.execute("INSERT INTO agents (name, type, command) VALUES ('broken', 'x', 'run \"unclosed')")
+    run = await cli(database_url, "dispatch", "--agent", "broken")
+    assert run.code == 1 and "not a valid argument list" in run.err
