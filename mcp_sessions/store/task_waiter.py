@@ -23,6 +23,7 @@ import random
 import uuid
 from typing import Awaitable, Callable
 
+import anyio
 import asyncpg
 
 from mcp_sessions.models import ClaimResult
@@ -212,7 +213,9 @@ class TaskWaiter:
         finally:
             del self._events[waiter_id]
             if registered:
-                with contextlib.suppress(Exception):
+                # Shielded: a call cancelled by its client (notifications/cancelled) still
+                # takes its registration back, so no task is handed to a waiter that left.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5), contextlib.suppress(Exception):
                     async with self._pool.acquire() as conn:
                         await conn.execute(Q["unregister_waiter"], uuid.UUID(waiter_id))
         return result

@@ -32,11 +32,15 @@ def register(mcp: MCPServer) -> None:
         """Save code, a document, research, a PRD or a report. Saving an existing name adds a new version."""
         app = app_of(ctx)
         check_size("content", content, app.settings.max_content_bytes)
+        # Progress, when the client asked for it (a progress token): a no-op otherwise.
+        await ctx.report_progress(0, len(content), f"storing and indexing {len(content):,} characters")
         async with app.transaction() as conn:
-            return await store.save(
+            artifact = await store.save(
                 conn, session_id, name=name, type=type, content=content, format=format, metadata=metadata,
                 agent=app.agent,
             )
+        await ctx.report_progress(len(content), len(content), "stored and indexed")
+        return artifact
 
     @tool(mcp, READ)
     async def get_artifact(

@@ -29,12 +29,16 @@ def register(mcp: MCPServer) -> None:
         """Store a conversation chunk (transcript, dialogue, summary; up to 32 MiB). Returns its id and size, not its content."""
         app = app_of(ctx)
         check_size("content", content, app.settings.max_content_bytes)
+        # Progress, when the client asked for it (a progress token): a no-op otherwise.
+        await ctx.report_progress(0, len(content), f"storing and indexing {len(content):,} characters")
         # One statement: atomic without BEGIN and COMMIT round trips.
         async with app.connection() as conn:
-            return await store.add(
+            chunk = await store.add(
                 conn, session_id, content=content, format=format, chunk_id=chunk_id,
                 extracted_items=extracted_items, agent=app.agent,
             )
+        await ctx.report_progress(len(content), len(content), "stored and indexed")
+        return chunk
 
     @tool(mcp, READ)
     async def get_chunk(
