@@ -64,6 +64,11 @@ def read_header(line: bytes) -> dict:
     return header
 
 
+# What an archive never changes in a row this database already has: an agent's command
+# is what `mcp-sessions dispatch` runs, so an archive must not swap it for its own.
+KEPT_ON_UPDATE = {"agents": ("command",)}
+
+
 def _statements(header: dict, catalog: Catalog) -> dict[str, str]:
     """One insert per archived table, over the archive's columns. A table an archive
     never carries, or a column the archive has and this database lacks (which would be
@@ -92,11 +97,13 @@ def _statements(header: dict, catalog: Catalog) -> dict[str, str]:
             raise ArchiveError(f"the archive header lists no valid columns for {name}; nothing was imported")
         cols = ", ".join(quote(c) for c in columns)
         if name in GLOBAL_TABLES:
+            updated = [c for c in columns if c not in KEPT_ON_UPDATE.get(name, ())] or columns
             statements[name] = render(
                 Q["archive_upsert_agent"], table=quote(name), columns=cols,
                 key=", ".join(quote(c) for c in table.primary_key),
-                excluded=", ".join(f"EXCLUDED.{quote(c)}" for c in columns),
-                current=", ".join(f"t.{quote(c)}" for c in columns),
+                updated=", ".join(quote(c) for c in updated),
+                excluded=", ".join(f"EXCLUDED.{quote(c)}" for c in updated),
+                current=", ".join(f"t.{quote(c)}" for c in updated),
             )
         else:
             statements[name] = render(Q["archive_insert_row"], table=quote(name), columns=cols)

@@ -49,10 +49,11 @@ RETURNING true;
 
 -- name: archive_upsert_agent
 -- The archive's agent row wins unless this database saw the agent more recently;
--- an identical row is left alone (a second import writes nothing).
+-- an identical row is left alone (a second import writes nothing). {{updated}} leaves
+-- out what an archive may not change in an agent this database already has.
 INSERT INTO {{table}} AS t ({{columns}})
 SELECT {{columns}} FROM jsonb_populate_record(NULL::{{table}}, $1::text::jsonb)
-ON CONFLICT ({{key}}) DO UPDATE SET ({{columns}}) = ROW ({{excluded}})
+ON CONFLICT ({{key}}) DO UPDATE SET ({{updated}}) = ROW ({{excluded}})
     WHERE (t.last_seen IS NULL OR t.last_seen <= EXCLUDED.last_seen)
       AND ({{current}}) IS DISTINCT FROM ({{excluded}})
 RETURNING true;
