@@ -10,7 +10,6 @@ server."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from typing import Callable
@@ -20,6 +19,7 @@ from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_sessions.errors import Unavailable
+from mcp_sessions.http.guard import refuse
 from mcp_sessions.store import tokens
 from mcp_sessions.tools._base import App, authenticated_agent
 
@@ -100,17 +100,9 @@ class TokenAuth:
     async def _refuse(self, send: Send, status: int, reason: str, message: str) -> None:
         self.on_refusal(reason)
         log.info("refused request: %s", reason, extra={"outcome": f"auth_{reason}"})
-        # The body is a JSON-RPC error, which MCP clients show to the caller as is.
         code, tag = (-32001, "unauthorized") if status == 401 else (-32002, "unavailable")
-        error = {"code": code, "message": f"[{tag}] {message}"}
-        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
-        else:
-            headers.append((b"retry-after", b"1"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        header = (b"www-authenticate", b'Bearer error="invalid_token"') if status == 401 else (b"retry-after", b"1")
+        await refuse(send, status, code, f"[{tag}] {message}", [header])
 
 
 def _bearer(scope: Scope) -> str | None:

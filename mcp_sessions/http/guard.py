@@ -59,11 +59,14 @@ def _listed(setting: str) -> list[str]:
     return [item.strip().lower().rstrip("/") for item in setting.split(",") if item.strip()]
 
 
-async def refuse(send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    """Answer with a JSON-RPC error, which MCP clients show to the caller as is."""
+async def refuse(
+    send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Answer with a JSON-RPC error, which MCP clients show to the caller as is (the
+    refusals here, and the token checks of auth.py)."""
     body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers,
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or []),
     ]})
     await send({"type": "http.response.body", "body": body})
 
