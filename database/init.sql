@@ -2345,4 +2345,12 @@ CREATE TABLE schedules (
 CREATE INDEX schedules_due ON schedules (next_due);
 CREATE INDEX schedules_session ON schedules (session_id, created, id);
 INSERT INTO schema_migrations (version, name, checksum) VALUES (11, 'orchestration', '2f30855239150a013dfc8a547672cd1159e0eee6240e8df1871560cec8a61e62');
+
+-- >>> migration 0012_dashboard
+
+-- 0012_dashboard: operator tokens for the dashboard (/ui/).
+-- An operator token signs a person in to the dashboard; it is not an agent's token
+-- (the MCP endpoint refuses it), and an agent's token does not sign in to the dashboard.
+ALTER TABLE agent_tokens ADD COLUMN operator boolean NOT NULL DEFAULT false;
+INSERT INTO schema_migrations (version, name, checksum) VALUES (12, 'dashboard', 'e4621c44e79741fd7aea0d82526747ec388d194bb2f194a0054b4f377260917e');
 COMMIT;

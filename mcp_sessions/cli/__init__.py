@@ -8,11 +8,11 @@ import argparse
 from mcp_sessions import __version__
 from mcp_sessions.cli import (
     agents, archive, db, dispatch, hooks, import_json, reservations, schedules, search, serve, sessions, tasks,
-    tokens, watch,
+    tokens, ui, watch,
 )
 
 COMMANDS = [serve, db, sessions, tasks, agents, search, watch, reservations, archive, import_json, tokens, schedules,
-            dispatch, hooks]
+            dispatch, hooks, ui]
 
 
 def build_parser() -> argparse.ArgumentParser:

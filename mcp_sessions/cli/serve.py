@@ -128,10 +128,22 @@ def _quiet_cancellations(record: logging.LogRecord) -> bool:
 
 
 def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
+    from mcp_sessions.http import create_http_app
+
+    return serve_http_app(settings, host, port, create_http_app, workers=workers)
+
+
+def serve_http_app(
+    settings: Settings, host: str, port: int, make_app: Any, *, workers: int = 1, what: str = "MCP over HTTP",
+    path: str | None = None,
+) -> int:
+    """Serve make_app(settings, host=...) (the MCP app, or the dashboard alone: `ui`)."""
     import uvicorn
 
-    from mcp_sessions.http import check_bind, create_http_app
+    from mcp_sessions.http import check_bind
     from mcp_sessions.http.app import MCP_PATH, BindRefused
+
+    path = MCP_PATH if path is None else path
 
     try:
         check_bind(host, settings)
@@ -176,14 +188,14 @@ def _serve_http(settings: Settings, host: str, port: int, workers: int) -> int:
     )
     # At WARNING so the address shows even with MCP_SESSIONS_LOG_LEVEL=WARNING.
     log.warning(
-        "serving MCP over HTTP at http://%s:%d%s (auth: %s, %d %s)", shown, bound_port, MCP_PATH, settings.http_auth,
+        "serving %s at http://%s:%d%s (auth: %s, %d %s)", what, shown, bound_port, path, settings.http_auth,
         workers, "process" if workers == 1 else "processes",
     )
     if workers == 1:
         from mcp_sessions import db
 
         db.stop_on_termination(uvicorn=True)
-        server = _http_server_class()(uvicorn.Config(create_http_app(settings, host=host), **common))
+        server = _http_server_class()(uvicorn.Config(make_app(settings, host=host), **common))
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C (and SIGTERM, SIGHUP: see db) once it has shut down

@@ -13,7 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tokens = sub.add_parser("tokens", help="bearer tokens for the HTTP transport: create, list, revoke")
     tokens_sub = tokens.add_subparsers(dest="tokens_command", metavar="TOKENS_COMMAND")
     p = tokens_sub.add_parser("create", help="make a token for an agent and print it (only once)")
-    p.add_argument("--agent", required=True, help="the agent the token authenticates as")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", help="the agent the token authenticates as")
+    who.add_argument("--operator", metavar="NAME", help="a person who signs in to the dashboard (/ui/) with it")
     p.set_defaults(func=cmd_create)
     p = tokens_sub.add_parser("list", help="list tokens (never the tokens themselves)")
     p.add_argument("--agent", help="only this agent's tokens")
@@ -31,9 +33,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     from mcp_sessions.store import tokens
 
     async def work(conn: Any) -> int:
-        info, token = await tokens.create(conn, args.agent)
+        operator = args.operator is not None
+        info, token = await tokens.create(conn, args.operator if operator else args.agent, operator=operator)
         print(token)
-        print(f"token {info.id} for agent {info.agent!r}: shown once, only its hash is stored", file=sys.stderr)
+        whom = "operator" if operator else "agent"
+        print(f"token {info.id} for {whom} {info.agent!r}: shown once, only its hash is stored", file=sys.stderr)
         return 0
 
     return with_connection(work)
@@ -47,6 +51,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{'ID':<14}{'AGENT':<24}{'CREATED':<22}{'LAST USED':<22}STATUS")
         for t in rows:
             status = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
+            if t.operator:
+                status += " (operator)"
             print(f"{t.id:<14}{t.agent:<24}{_when(t.created):<22}{_when(t.last_used):<22}{status}")
         return 0
 

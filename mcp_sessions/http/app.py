@@ -1,7 +1,8 @@
 """The HTTP application: the MCP server at /mcp behind bearer-token auth, plus
 /healthz (unauthenticated) and /metrics (a token if MCP_SESSIONS_METRICS_AUTH=token),
 and, when MCP_SESSIONS_HOOKS names a file, the webhook relay at /hooks/NAME
-(authenticated by each hook's signature instead of a token: mcp_sessions/hooks);
+(authenticated by each hook's signature instead of a token: mcp_sessions/hooks), and
+the dashboard at /ui/ (its own operator sign-in and CSRF tokens: mcp_sessions/ui);
 in front of all of them, Host/Origin checks and the request body limit (guard.py)."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mcp_sessions.http.guard import BodyLimit, HostGuard, is_loopback, max_body_
 from mcp_sessions.http.metrics import Metrics
 from mcp_sessions.server import create_server
 from mcp_sessions.tools._base import App
+from mcp_sessions.ui import create_dashboard
 
 MCP_PATH = "/mcp"
 METRICS_PATH = "/metrics"
@@ -99,6 +101,8 @@ def create_http_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
         asgi = TokenAuth(asgi, lambda: runtime.app, public=public, public_prefixes=(HOOKS_PREFIX,), on_refusal=refused)
     elif settings.metrics_auth == "token":
         asgi = TokenAuth(asgi, lambda: runtime.app, only=frozenset({METRICS_PATH}), on_refusal=refused)
+    # /ui/ is for people: an operator's sign-in cookie, not an agent's bearer token.
+    asgi = create_dashboard(settings, lambda: runtime.app).mount(asgi)
     asgi = BodyLimit(asgi, settings, on_refusal=refused)
     return HostGuard(asgi, settings, host, on_refusal=refused)
 

@@ -35,6 +35,7 @@ class TokenInfo:
     created: datetime
     last_used: datetime | None
     revoked_at: datetime | None
+    operator: bool = False  # signs a person in to the dashboard, not an agent in to /mcp
 
 
 def _info(row: Any) -> TokenInfo:
@@ -54,16 +55,19 @@ def check_agent(agent: str) -> str:
     return agent
 
 
-async def create(conn: asyncpg.Connection, agent: str) -> tuple[TokenInfo, str]:
-    """A new token for agent; returns its record and the token itself (never stored)."""
+async def create(conn: asyncpg.Connection, agent: str, *, operator: bool = False) -> tuple[TokenInfo, str]:
+    """A new token for agent (or, operator=True, for a person using the dashboard);
+    returns its record and the token itself (never stored)."""
     token_id = secrets.token_hex(6)
     token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
-    row = await conn.fetchrow(Q["insert_token"], token_id, check_agent(agent), _digest(token))
+    row = await conn.fetchrow(Q["insert_token"], token_id, check_agent(agent), _digest(token), operator)
     return _info(row), token
 
 
-async def verify(conn: asyncpg.Connection, token: str) -> str | None:
-    """The agent a live token belongs to, or None (malformed, unknown, wrong or revoked)."""
+async def verify(conn: asyncpg.Connection, token: str, *, operator: bool = False) -> str | None:
+    """The agent a live token belongs to, or None (malformed, unknown, wrong or revoked).
+    operator=True: the operator a live operator token belongs to. An agent's token is
+    not an operator's, nor the other way round."""
     match = _TOKEN.fullmatch(token)
     if not match:
         return None
@@ -72,6 +76,8 @@ async def verify(conn: asyncpg.Connection, token: str) -> str | None:
     stored = row["token_sha256"] if row else _DUMMY_HASH
     # hmac.compare_digest takes the same time wherever the hashes differ.
     if not hmac.compare_digest(_digest(token), stored) or row is None or row["revoked_at"] is not None:
+        return None
+    if row["operator"] != operator:
         return None
     await conn.execute(Q["touch_token"], token_id)
     return row["agent"]
