@@ -155,3 +155,14 @@ async def test_a_direct_message_is_invisible_to_a_third_agent_over_http(database
             assert {h["id"] for h in (await call(b, "search", query="quokka"))["hits"]} == {public["id"], secret["id"]}
             # nor reply into its thread, nor acknowledge it
             assert "[not_found]" in await call_error(e, "send_message", session_id=sid, body="x", thread_id=secret["id"])
+
+
+async def test_messages_stay_searchable_after_the_search_configuration_changes(client, conn):
+    sid = (await call(client, "create_session", title="reindex"))["id"]
+    sent = await call(client, "send_message", session_id=sid, to=["dev"], body="the wombat migration runs tonight")
+    async with conn.transaction():
+        await conn.execute("SELECT search_set_config('simple')")  # deletes every segment, rebuilds them
+    assert await conn.fetchval("SELECT count(*) FROM search_segments WHERE kind = 'message'") == 1
+    assert await conn.fetchval(
+        "SELECT visible_to FROM search_segments WHERE kind = 'message' AND doc_id = $1", sent["id"]) == ["tester", "dev"]
+    assert [h["id"] for h in (await call(client, "search", query="wombat"))["hits"]] == [sent["id"]]
