@@ -8,6 +8,8 @@
    dropped, reported as MB/s and the ratio of the two per round (the machine's load
    moves both alike). The claim+complete side is measured by queue_bench.py
    (`--systems floor,store,store-noevents`) and queue_cost.py (`store-noevents`).
+3. Resource notifications: a client subscribed to a memory's resource in one server
+   process is told of a write through another (write sent -> notification received).
 2. Wake-up: a reader waits in watch(wait_seconds) in one `mcp-sessions serve` process;
    another server process adds a memory; measured from sending the write to the watch
    returning it, over the MCP stdio transport of both processes.
@@ -91,7 +93,12 @@ async def ingest(dsn: str, rounds: int, n: int, kb: int) -> None:
     print(f"on/off per round: median {statistics.median(ratios):.3f}, range {ratios[0]:.3f}-{ratios[-1]:.3f}\n")
 
 
-async def wake(dsn: str, rounds: int) -> None:
+INSERT_MEMORY = ("INSERT INTO memories (session_id, key, type, content, created_by, updated_by) "
+                 "VALUES ($1, $2, 'fact', '1', 'writer', 'writer')")
+
+
+async def wake(dsn: str, rounds: int, via_sql: bool) -> None:
+    direct = await asyncpg.connect(dsn) if via_sql else None
     def params(agent: str) -> StdioServerParameters:
         env = {**os.environ, "DATABASE_URL": dsn, "MCP_SESSIONS_AGENT": agent, "MCP_SESSIONS_LOG_LEVEL": "WARNING"}
         return StdioServerParameters(command=sys.executable, args=["-m", "mcp_sessions", "serve"], env=env)
@@ -104,17 +111,60 @@ async def wake(dsn: str, rounds: int) -> None:
             waiting = asyncio.create_task(
                 reader.call_tool("watch", {"session_id": sid, "after": after, "wait_seconds": 10}))
             await asyncio.sleep(0.05)  # the watch is registered and waiting
+            if direct:
+                await direct.execute(INSERT_MEMORY, sid, f"k{i}")  # autocommit: returns once committed
+            else:
+                await writer.call_tool("remember", {"session_id": sid, "key": f"k{i}", "type": "fact", "content": i})
             sent = time.perf_counter()
-            await writer.call_tool("remember", {"session_id": sid, "key": f"k{i}", "type": "fact", "content": i})
             page = (await waiting).structured_content
             out.append(time.perf_counter() - sent)
             assert page["events"], "the watch returned empty"
             after = page["next_after"]
+    if direct:
+        await direct.close()
     out.sort()
-    print(f"watch wake-up across server processes (write sent -> watch returned), {len(out)} rounds: "
+    how = "committed by psql-like INSERT" if via_sql else "remember through a second server process returned"
+    print(f"watch wake-up ({how} -> watch returned over stdio), {len(out)} rounds: "
           f"p50 {statistics.median(out) * 1000:.1f} ms, p99 {out[min(len(out) - 1, int(.99 * len(out)))] * 1000:.1f} ms, "
           f"max {out[-1] * 1000:.1f} ms")
-    print("(includes the writer's own call: remember over stdio, and the reader's watch answer)")
+
+
+async def resource_notifications(dsn: str, rounds: int) -> None:
+    """A client subscribed (resources/subscribe, over stdio) to a memory's resource in one
+    server process; another process writes the memory: write sent -> notification received."""
+    import mcp.types as types
+
+    from mcp_sessions.resources import uris
+
+    arrived: dict[str, float] = {}
+
+    async def on_message(message) -> None:
+        note = getattr(message, "root", message)
+        if isinstance(note, types.ResourceUpdatedNotification):
+            arrived.setdefault(str(note.params.uri), time.perf_counter())
+
+    def params(agent: str) -> StdioServerParameters:
+        env = {**os.environ, "DATABASE_URL": dsn, "MCP_SESSIONS_AGENT": agent, "MCP_SESSIONS_LOG_LEVEL": "WARNING"}
+        return StdioServerParameters(command=sys.executable, args=["-m", "mcp_sessions", "serve"], env=env)
+
+    out: list[float] = []
+    direct = await asyncpg.connect(dsn)
+    async with Client(params("reader"), mode="legacy", message_handler=on_message) as reader, \
+            Client(params("writer")) as writer:
+        sid = (await writer.call_tool("create_session", {"title": "notify"})).structured_content["id"]
+        for i in range(rounds):
+            uri = uris.memory(sid, f"k{i}")
+            await reader.session.subscribe_resource(uri)
+            async with direct.transaction():
+                await direct.execute(INSERT_MEMORY, sid, f"k{i}")
+            sent = time.perf_counter()  # committed
+            while uri not in arrived:
+                await asyncio.sleep(0.001)
+            out.append(arrived[uri] - sent)
+    await direct.close()
+    out.sort()
+    print(f"resource-updated notification (commit -> notification received over stdio), {len(out)} rounds: "
+          f"p50 {statistics.median(out) * 1000:.1f} ms, p99 {out[min(len(out) - 1, int(.99 * len(out)))] * 1000:.1f} ms")
 
 
 async def main() -> None:
@@ -136,7 +186,9 @@ async def main() -> None:
         if args.rounds:
             await ingest(dsn, args.rounds, args.chunks, args.chunk_kb)
         if args.wake_rounds:
-            await wake(dsn, args.wake_rounds)
+            await wake(dsn, args.wake_rounds, via_sql=True)
+            await wake(dsn, args.wake_rounds, via_sql=False)
+            await resource_notifications(dsn, args.wake_rounds)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
