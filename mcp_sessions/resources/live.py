@@ -25,6 +25,8 @@ from mcp_sessions.store import events
 
 log = logging.getLogger(__name__)
 
+START_BACK_SECONDS = 5.0
+
 
 class CountingBus(InMemorySubscriptionBus):
     """The SDK's in-process bus, telling us when listen streams come and go."""
@@ -94,7 +96,9 @@ class LiveResources:
     async def _follow(self) -> None:
         app = self._app
         async with app.connection() as conn:
-            position = await events.now(conn)
+            # A client that subscribed and then wrote at once may have written before this
+            # task started: begin a little earlier (an extra notification is harmless).
+            position = await events.since(conn, START_BACK_SECONDS)
         async with app.events.subscribed("*", lambda _session: self._wake.set()):
             while True:
                 try:

@@ -28,3 +28,17 @@ SELECT prune_events(make_interval(days => $1), $2);
 -- name: set_actor
 -- Who acts in this transaction, for events whose row doesn't say (forget, update_session).
 SELECT set_config('mcp_sessions.actor', $1, true);
+
+-- name: registration_mark
+-- Taken right after a waiter registered (committed): every transaction that could have
+-- looked for waiters before the registration was visible has an xid below this mark.
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+
+-- name: horizon_passed
+-- Have all of this database's transactions below the mark ended?
+SELECT event_horizon() >= $1;
+
+-- name: event_position_since
+-- The first event written in the last $1 seconds (the BRIN index finds the recent block
+-- ranges); none: NULL.
+SELECT xid, id FROM events WHERE at >= now() - make_interval(secs => $1) ORDER BY xid, id LIMIT 1;

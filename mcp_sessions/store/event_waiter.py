@@ -28,7 +28,8 @@ from mcp_sessions.store.task_waiter import TaskWaiter
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 20.0  # registrations are renewed this often, and live 3 times as long
-HELD_BACKOFF = (0.01, 0.5)  # re-read delays while an older transaction holds events back
+HELD_BACKOFF = (0.01, 0.5)
+SETTLE_SECONDS = 1.0  # at most this long for writers in flight at a registration to end  # re-read delays while an older transaction holds events back
 
 Callback = Callable[[str], None]
 
@@ -92,6 +93,9 @@ class EventWaiter:
                 return
             async with self._pool.acquire() as conn:
                 await events.register(conn, self._listener.channel, [scope], 3 * self.refresh_seconds)
+            # Writers that looked for listeners before this registration was visible
+            # notify nobody: once they have ended, a read sees their events.
+            await events.settle(self._pool, SETTLE_SECONDS)
             self._registered.add(scope)
 
     def _notified(self, session_id: str) -> None:

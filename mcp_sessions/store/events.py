@@ -6,6 +6,7 @@ what retention kept."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,13 @@ async def now(conn: asyncpg.Connection) -> Position:
     return Position(int(await conn.fetchval(Q["event_now"])), 0)
 
 
+async def since(conn: asyncpg.Connection, seconds: float) -> Position:
+    """The position just before the first event of the last `seconds` (or now): a reader
+    that starts late still sees what was written while it was starting."""
+    row = await conn.fetchrow(Q["event_position_since"], seconds)
+    return Position(row["xid"], row["id"] - 1) if row else await now(conn)
+
+
 async def read(
     conn: asyncpg.Connection,
     after: Position,
@@ -103,6 +111,21 @@ async def read(
 
 async def register(conn: asyncpg.Connection, channel: str, scopes: list[str], seconds: float) -> None:
     await conn.execute(Q["register_event_listeners"], channel, scopes, seconds)
+
+
+async def settle(pool: asyncpg.Pool, timeout: float) -> None:
+    """Call right after a waiter's registration committed. A writer whose trigger looked
+    for waiters just before that (and so woke nobody) may commit just after the waiter's
+    next look: wait until every transaction that was running then has ended, so that
+    look (made after this returns) can't miss its write. Milliseconds, normally; bounded
+    by timeout (then the waiter's fallback poll covers the rest)."""
+    async with pool.acquire() as conn:
+        mark = await conn.fetchval(Q["registration_mark"])
+        delay, waited = 0.002, 0.0
+        while waited < timeout and not await conn.fetchval(Q["horizon_passed"], mark):
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
 
 
 async def unregister(conn: asyncpg.Connection, channel: str, scopes: list[str]) -> None:

@@ -28,7 +28,7 @@ import asyncpg
 
 from mcp_sessions.models import ClaimResult
 from mcp_sessions.sql import QUERIES as Q
-from mcp_sessions.store import reservations, schedules, tasks
+from mcp_sessions.store import events, reservations, schedules, tasks
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,9 @@ class TaskWaiter:
                     registered = await self._register(waiter_id, agent, session_id, task_types, remaining)
                     if registered:
                         # A task that appeared between the claim and the registration
-                        # woke nobody: look once more before sleeping.
+                        # woke nobody: look once more before sleeping, once the writers
+                        # that may have looked for waiters before we were visible are done.
+                        await events.settle(self._pool, min(remaining, 1.0))
                         result = await claim()
                         continue
                 with contextlib.suppress(asyncio.TimeoutError):
