@@ -78,3 +78,15 @@ def test_scale_and_call_benches_run_end_to_end(pg_server_dsn: str) -> None:
     )
     assert calls.returncode == 0, calls.stderr[-3000:]
     assert "| complete_task |" in calls.stdout and "HTTP / stdio" in calls.stdout, calls.stdout
+
+
+def test_ui_bench_runs_end_to_end(pg_server_dsn: str) -> None:
+    """bench/ui_bench.py, tiny: every dashboard page it times answers 200 (the bench
+    raises otherwise) and the live stream answered each write."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ui_bench.py"), "--tasks", "200", "--events", "1000", "--calls", "1",
+         "--rounds", "2"],
+        env={**os.environ, "DATABASE_URL": pg_server_dsn}, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "| session page (first view) |" in run.stdout and "live update" in run.stdout
