@@ -128,3 +128,21 @@ async def test_every_page_renders_and_the_board_is_pushed_live(database_url, con
             assert latency < 1.0
             board = await http.get(f"/ui/s/{s}/board", headers={"HX-Request": "true"})
             assert "Pushed live" in board.text
+
+
+async def test_operator_tokens_are_not_agents_tokens(database_url, conn):
+    """`tokens create --operator NAME`: it signs a person in to the dashboard only; an
+    agent's token is not an operator's; `tokens list` tells them apart."""
+    from tests.cli_support import ok
+
+    made = await ok(database_url, "tokens", "create", "--operator", "alice")
+    operator_token = made.out.strip()
+    assert "operator 'alice'" in made.err
+    _, agent_token = await tokens.create(conn, "codex")
+    assert await tokens.verify(conn, operator_token) is None
+    assert await tokens.verify(conn, operator_token, operator=True) == "alice"
+    assert await tokens.verify(conn, agent_token, operator=True) is None
+    assert await tokens.verify(conn, agent_token) == "codex"
+    listed = (await ok(database_url, "tokens", "list")).out
+    assert any("alice" in line and "(operator)" in line for line in listed.splitlines())
+    assert any("codex" in line and "(operator)" not in line for line in listed.splitlines())
