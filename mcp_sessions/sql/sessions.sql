@@ -26,7 +26,14 @@ UPDATE sessions SET
                     ELSE jsonb_strip_nulls(metadata || $4::jsonb) END,
     last_activity = now()
 WHERE id = $1
-RETURNING id, title, participants, status, metadata, created_by, created, last_activity;
+-- with the counts, as session_summaries has them: one round trip
+RETURNING id, title, participants, status, metadata, created_by, created, last_activity,
+    (SELECT count(*) FROM conversation_chunks c WHERE c.session_id = sessions.id) AS chunks,
+    (SELECT count(*) FROM memories m WHERE m.session_id = sessions.id) AS memories,
+    (SELECT count(*) FROM artifacts a WHERE a.session_id = sessions.id) AS artifacts,
+    (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
+       FROM (SELECT t.status, count(*) AS n FROM tasks t WHERE t.session_id = sessions.id GROUP BY t.status) t
+    ) AS tasks_by_status;
 
 -- name: session_counts
 SELECT

@@ -11,7 +11,7 @@ import asyncpg
 
 from mcp_sessions import pagination
 from mcp_sessions.errors import Conflict, InvalidInput, NotFound
-from mcp_sessions.models import Session, SessionCounts, SessionPage, SessionSummary, from_row
+from mcp_sessions.models import SessionCounts, SessionPage, SessionSummary
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.sql import build
 from mcp_sessions.validation import MAX_JSON_BYTES, json_size
@@ -96,7 +96,7 @@ async def update(
             f"add_participants: the session would have {len(row['participants'])} participants, over the limit "
             f"of {MAX_PARTICIPANTS}"
         )
-    return await _summarize(conn, from_row(Session, row))
+    return _summary(row)
 
 
 async def list_page(
@@ -129,10 +129,6 @@ def _counts(row: asyncpg.Record) -> SessionCounts:
         chunks=row["chunks"], memories=row["memories"], artifacts=row["artifacts"],
         tasks=sum(by_status.values()), tasks_by_status=by_status,
     )
-
-
-async def _summarize(conn: asyncpg.Connection, session: Session) -> SessionSummary:
-    return SessionSummary(**session.model_dump(), counts=await counts(conn, session.id))
 
 
 def _unique(items: list[str]) -> list[str]:
