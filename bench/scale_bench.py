@@ -131,9 +131,20 @@ async def build_database(server_dsn: str, sessions: int, big: int = BIG) -> tupl
         seed = SEED.replace("$1", str(365 * 86400.0)).replace("$2", str(sessions)).replace("$3", str(big))
         await conn.execute(seed)
         await conn.execute("VACUUM ANALYZE")
-    finally:
+    except BaseException:
         await conn.close()
+        await drop(server_dsn, name)  # a half-built database is of no use to anyone
+        raise
+    await conn.close()
     return name, dsn, time.perf_counter() - started
+
+
+async def drop(server_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def cursors(dsn: str) -> dict[str, str]:
@@ -301,9 +312,7 @@ async def main() -> None:
             print(f"measured {size:,} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         finally:
             if not args.keep and not kept:
-                admin = await asyncpg.connect(server_dsn)
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+                await drop(server_dsn, name)
     print(f"The statements alone (EXPLAIN ANALYZE, median of 20; buffers: pages touched), {datetime.now():%Y-%m-%d}\n")
     print("| statement | " + " | ".join(f"{s:,} ms | {s:,} buffers" for s in sizes) + " |")
     print("|---|" + "---:|" * (2 * len(sizes)))
