@@ -99,6 +99,8 @@ async def test_every_page_renders_and_the_board_is_pushed_live(database_url, con
                 f"/ui/s/{s}": "Write the ledger",
                 f"/ui/s/{s}/chunks?hit=": "idempotency",
                 f"/ui/s/{s}/artifacts/plan.md?a=1&b=2": '<table class="diff"',
+                f"/ui/s/{s}/events": "session.created",
+                f"/ui/s/{s}/events?before=99999999999-1": "task.created",
                 "/ui/agents": "Agents",
                 "/ui/queue": "Oldest waiting",
                 "/ui/queue/data": '"series"',

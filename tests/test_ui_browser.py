@@ -63,7 +63,7 @@ async def test_the_dashboard_in_chromium(database_url, conn):
                 # Every page loads without console errors.
                 pages = {
                     "sessions": "/ui/", "search": "/ui/?q=ledger", "session": f"/ui/s/{s}",
-                    "chunks": f"/ui/s/{s}/chunks", "artifact": f"/ui/s/{s}/artifacts/plan.md?a=1&b=2",
+                    "chunks": f"/ui/s/{s}/chunks", "events": f"/ui/s/{s}/events", "artifact": f"/ui/s/{s}/artifacts/plan.md?a=1&b=2",
                     "agents": "/ui/agents", "queue": "/ui/queue",
                 }
                 for name, path in pages.items():

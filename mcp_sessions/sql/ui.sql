@@ -28,7 +28,13 @@ CROSS JOIN LATERAL (
 -- name: ui_timeline
 -- The newest events of a session (the events_session index, backwards).
 SELECT event_json(e) AS e FROM events e
-WHERE e.session_id = $1 AND ($2::bigint IS NULL OR (e.xid, e.id) < ($2, $3::bigint))
+WHERE e.session_id = $1
+ORDER BY e.xid DESC, e.id DESC LIMIT $2;
+
+-- name: ui_timeline_before
+-- An older page: the events before position ($2, $3).
+SELECT event_json(e) AS e FROM events e
+WHERE e.session_id = $1 AND (e.xid, e.id) < ($2::bigint, $3::bigint)
 ORDER BY e.xid DESC, e.id DESC LIMIT $4;
 
 -- name: ui_memories

@@ -8,6 +8,7 @@ import asyncio
 import difflib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -43,6 +44,7 @@ PREFIX = "/ui"
 STATUSES = ["pending", "claimed", "running", "completed", "failed", "cancelled"]
 CARDS_PER_COLUMN = 50
 TIMELINE = 50
+EVENTS_PER_PAGE = 100
 CHUNKS_PER_PAGE = 20
 SESSIONS_PER_PAGE = 25
 LIVE_PING_SECONDS = 15.0
@@ -98,6 +100,7 @@ class Dashboard:
             Route(f"{p}/s/{{sid}}", self.session_page),
             Route(f"{p}/s/{{sid}}/board", self.board_fragment),
             Route(f"{p}/s/{{sid}}/timeline", self.timeline_fragment),
+            Route(f"{p}/s/{{sid}}/events", self.events_page),
             Route(f"{p}/s/{{sid}}/live", self.live_session),
             Route(f"{p}/s/{{sid}}/chunks", self.chunks_page),
             Route(f"{p}/s/{{sid}}/artifacts/{{name:path}}", self.artifact_page),
@@ -265,8 +268,13 @@ class Dashboard:
             columns[row["status"]].append(row)
         return {"counts": counts, "columns": columns, "shown": CARDS_PER_COLUMN}
 
-    async def _timeline(self, conn: Any, sid: str) -> list[dict[str, Any]]:
-        rows = await conn.fetch(Q["ui_timeline"], sid, None, None, TIMELINE)
+    async def _timeline(
+        self, conn: Any, sid: str, before: tuple[int, int] | None = None, limit: int = TIMELINE,
+    ) -> list[dict[str, Any]]:
+        if before is None:
+            rows = await conn.fetch(Q["ui_timeline"], sid, limit)
+        else:
+            rows = await conn.fetch(Q["ui_timeline_before"], sid, *before, limit)
         out = []
         for r in rows:
             e = json.loads(r["e"]) if isinstance(r["e"], str) else r["e"]
@@ -289,6 +297,23 @@ class Dashboard:
         async with self._app().connection() as conn:
             timeline = await self._timeline(conn, sid)
         return self.render(request, "_timeline.html", timeline=timeline, sid=sid)
+
+    async def events_page(self, request: Request) -> Response:
+        """The session's events, newest first, 100 a page, older pages by the last one's position."""
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        sid = request.path_params["sid"]
+        before = None
+        if match := re.fullmatch(r"(\d{1,18})-(\d{1,18})", request.query_params.get("before", "")):
+            before = (int(match[1]), int(match[2]))
+        async with self._app().connection() as conn:
+            session = await conn.fetchrow(Q["ui_session"], sid)
+            if session is None:
+                return self.render(request, "error.html", http_status=404, title="No such session",
+                                   message=f"There is no session {sid!r}.")
+            timeline = await self._timeline(conn, sid, before, EVENTS_PER_PAGE)
+        older = f"{timeline[-1]['xid']}-{timeline[-1]['id']}" if len(timeline) == EVENTS_PER_PAGE else None
+        return self.render(request, "events.html", s=session, timeline=timeline, older=older, sid=sid)
 
     async def chunks_page(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
