@@ -17,6 +17,8 @@ from tests.test_ui import seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "tests" / "screenshots"
+# Root in a container: no sandbox; a small /dev/shm: use /tmp.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 
 pytestmark = [
     pytest.mark.anyio,
@@ -35,7 +37,7 @@ async def test_the_dashboard_in_chromium(database_url, conn):
         s = ids["session"]
         base = server.base
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1300, "height": 850})
                 errors: list[str] = []
@@ -129,7 +131,7 @@ async def test_the_standalone_dashboard_without_auth(database_url):
                         break
             assert url
             async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+                browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
                     page = await browser.new_page()
                     errors: list[str] = []
