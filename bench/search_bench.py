@@ -244,8 +244,12 @@ async def pg_load(dsn: str, root: Path, workers: int) -> tuple[float, int]:
     folders = iter(corpus(root))
     lock = asyncio.Lock()
 
+    cpu: list[float] = []
+
     async def worker() -> None:
         c = await connect(db_dsn)
+        pid = await c.fetchval("SELECT pg_backend_pid()")
+        cpu_before = backend_cpu(pid)
         try:
             while True:
                 async with lock:
@@ -269,15 +273,33 @@ async def pg_load(dsn: str, root: Path, workers: int) -> tuple[float, int]:
                         await artifacts.save(c, sid, name=a["name"], type=a["type"], content=a["content"],
                                              format=a["format"], metadata={}, agent="bench")
         finally:
+            if cpu_before is not None:
+                cpu.append(backend_cpu(pid) - cpu_before)
             await c.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.perf_counter() - started  # the typo vocabulary is written with the content
+    if len(cpu) == workers:
+        # CPU, unlike wall time, holds still on a machine shared with other jobs.
+        log(f"PostgreSQL backends used {sum(cpu):.1f} s of CPU for the load ({chars_loaded(root) / 1e6 / sum(cpu):.1f} MB/s)")
     conn = await connect(db_dsn)
     await conn.execute("VACUUM ANALYZE")
     await conn.close()
     return elapsed, await pg_index_size(dsn, root.parent.name)
+
+
+def backend_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a PostgreSQL backend, when it runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chars_loaded(root: Path) -> int:
+    return json.loads((root / "COMPLETE").read_text())["chars"]
 
 
 async def pg_index_size(dsn: str, scale: str) -> int:

@@ -34,7 +34,9 @@ SELECT search_set_config($1::regconfig);
 -- $16: the authenticated agent, who finds only the direct messages it sent or received
 -- (NULL: all, stdio is trusted).
 -- $17 true: every artifact version, each its own hit (else the latest of each name);
--- $18 patterns the segment's text must match (phrases with stop words).
+-- $18 patterns the segment's text must match (phrases with stop words), checked here on
+-- the candidates (the caller raises $2 for such queries), not by search_candidates_v2:
+-- there a rare phrase of common words would test every segment holding those words.
 WITH q AS (SELECT $1::tsquery AS query, (SELECT config FROM search_settings) AS cfg),
 common AS (
     SELECT coalesce((SELECT f.freq > 0.3
@@ -46,7 +48,7 @@ common AS (
 cand AS (
     SELECT c.* FROM common,
         search_candidates_v2($1::tsquery, $2, CASE WHEN common.scan THEN array_remove($3, 'chunk') ELSE $3 END,
-                             $4, $5, $6, $7, $8, $9, $10, $11, $17::boolean, $18::text[]) c
+                             $4, $5, $6, $7, $8, $9, $10, $11, $17::boolean, NULL) c
     UNION ALL
     SELECT c.* FROM common, search_candidates_by_scan($1::tsquery, $2) c WHERE common.scan
     UNION ALL
@@ -57,7 +59,11 @@ cand AS (
 named AS (
     SELECT c.*, CASE WHEN c.kind = 'artifact' AND NOT $17::boolean
                      THEN (SELECT a.name FROM artifacts a WHERE a.id = c.doc_id) ELSE c.doc_id END AS doc
-    FROM cand c
+    FROM (SELECT c.*, row_number() OVER (PARTITION BY c.kind) AS nth
+          FROM cand c
+          WHERE $18::text[] IS NULL OR NOT EXISTS (SELECT 1 FROM unnest($18::text[]) AS p(pattern) WHERE c.body !~* p.pattern)
+         ) c
+    WHERE c.nth <= 200  -- the ranked candidates per kind when $2 was raised for patterns (CANDIDATES_PER_KIND)
 ),
 best AS (
     SELECT DISTINCT ON (c.kind, c.session_id, c.doc)

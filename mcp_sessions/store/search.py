@@ -27,6 +27,9 @@ MAX_TERMS = 32
 MAX_FUZZY_WORDS = 8
 # Matching segments ranked per kind, at most (see search_candidates in the migration).
 CANDIDATES_PER_KIND = 200
+# For a phrase with stop words: segments per kind holding its other words that are
+# tested against its pattern (bounds a rare phrase of common words to ~0.1 s).
+PATTERN_CANDIDATES_PER_KIND = 2000
 MAX_SNIPPET_CHARS = 400
 
 Mode = Literal["auto", "fulltext", "fuzzy"]
@@ -265,7 +268,8 @@ async def _run(
     # until it has enough rows, which a rare pattern would make a full scan).
     one = _ONE_LEXEME.match(tsquery) if unfiltered and not patterns else None
     lexeme = one.group(1).replace("''", "'").replace("\\\\", "\\") if one else None
-    return await conn.fetch(Q["search"], tsquery, CANDIDATES_PER_KIND, *filters, lexeme, viewer, history, patterns)
+    cap = PATTERN_CANDIDATES_PER_KIND if patterns else CANDIDATES_PER_KIND
+    return await conn.fetch(Q["search"], tsquery, cap, *filters, lexeme, viewer, history, patterns or None)
 
 
 def _hit(row: asyncpg.Record, idents: list[str], words: list[str]) -> SearchHit:
