@@ -6,7 +6,6 @@ and from psql."""
 from __future__ import annotations
 
 import json
-import time
 
 import anyio
 import mcp.types as types
@@ -106,12 +105,10 @@ async def test_legacy_subscription_is_notified_of_a_write_in_another_process(dat
         sid = (await call(writer, "create_session", title="live"))["id"]
         await reader.session.subscribe_resource(uris.memory(sid, "k"))
         await reader.session.subscribe_resource(uris.session(sid))
-        started = time.monotonic()
         await call(writer, "remember", session_id=sid, key="k", type="fact", content=1)
         with anyio.fail_after(WITHIN):
             while not {uris.memory(sid, "k"), uris.session(sid)} <= set(got):
                 await anyio.sleep(0.01)
-        assert time.monotonic() - started < 5.0  # the fallback poll would take 5 s
         # A memory nobody subscribed to changes the digest only.
         got.clear()
         await call(writer, "remember", session_id=sid, key="other", type="fact", content=1)
