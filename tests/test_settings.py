@@ -34,6 +34,9 @@ def argv_for(path: list[str], parser: argparse.ArgumentParser, tmp_path) -> list
             argv += [value] if action.nargs != "*" else []
         elif action.required:
             argv += [action.option_strings[0], "x"]
+    for group in parser._mutually_exclusive_groups:  # one of them is required (tokens create --agent/--operator)
+        if group.required and all(a.option_strings for a in group._group_actions):
+            argv += [group._group_actions[0].option_strings[0], "x"]
     return argv
 
 
