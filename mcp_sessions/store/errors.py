@@ -53,14 +53,19 @@ def translate_errors() -> Iterator[None]:
         # A value the database can't take (a number past int4/int8, a wrong type): the
         # tools' own types refuse these first; this keeps any they miss a clear refusal.
         raise InvalidInput(f"a value the database cannot store: {_data_reason(exc)}") from exc
+    # A statement in flight when the answer was lost (a timeout, the server gone) may have
+    # committed: a one-statement write runs without BEGIN, so its COMMIT is the server's.
+    # Only a failure before anything was sent (tools/_base.py: acquiring a connection)
+    # can say that nothing was written.
     except TimeoutError as exc:
         raise Unavailable(
-            "the database did not answer in time (statement_timeout or connect_timeout); "
-            "nothing was written, it is safe to retry"
+            "the database did not answer in time (statement_timeout or connect_timeout); the call may or may "
+            "not have been applied: read before retrying a write, or retry it with the same ids"
         ) from exc
     except _CONNECTION_ERRORS as exc:
         raise Unavailable(
-            f"the database is unreachable ({type(exc).__name__}); nothing was written, it is safe to retry"
+            f"the database is unreachable ({type(exc).__name__}); the call may or may not have been applied: "
+            "read before retrying a write, or retry it with the same ids"
         ) from exc
 
 

@@ -115,6 +115,11 @@ class App:
                 f"no database connection became free within {timeout:g}s (all {self.pool.get_max_size()} "
                 "are busy, or the database is slow to accept connections); nothing was written, it is safe to retry"
             ) from exc
+        except _LOST + (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+            # No statement was sent: this is the one place that knows nothing was written.
+            raise Unavailable(
+                f"the database is unreachable ({type(exc).__name__}); nothing was written, it is safe to retry"
+            ) from exc
         try:
             yield conn
         finally:
