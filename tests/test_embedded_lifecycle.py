@@ -6,6 +6,7 @@ the last live server to leave stops PostgreSQL, on stdio and over HTTP."""
 from __future__ import annotations
 
 import json
+import select
 import os
 import shutil
 import signal
@@ -75,6 +76,18 @@ def _joined(proc: subprocess.Popen, pgdata: Path) -> None:
     _until(on_the_list)
 
 
+def _serving(proc: subprocess.Popen) -> None:
+    """An HTTP server has printed its address, so its own signal handling is in place
+    (a signal that comes while it is still starting meets the interpreter's defaults)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+        if ready and "http://" in proc.stderr.readline().decode(errors="replace"):
+            time.sleep(0.5)
+            return
+    raise AssertionError("the HTTP server did not say where it listens")
+
+
 def _ends(proc: subprocess.Popen, sig: int) -> None:
     proc.send_signal(sig)
     proc.wait(30)
@@ -111,6 +124,7 @@ def test_no_server_death_leaves_postgresql_orphaned():
         servers += [d, e]
         _joined(d, pgdata)
         _joined(e, pgdata)
+        _serving(e)
         assert sorted(_pids(pgdata)) == sorted([d.pid, e.pid])
 
         # SIGHUP with another server still on it: PostgreSQL stays up for that one. The
