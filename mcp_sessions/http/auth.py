@@ -2,16 +2,14 @@
 
 Every request to /mcp must carry `Authorization: Bearer <token>`; the token is checked
 against the database, and the agent it belongs to becomes the caller's identity for the
-whole request. A verified token is remembered for VERIFIED_SECONDS (a query, and a pool
-round trip, per request cost 18% of a get_session), so a revoked token stops working
-within that. A bad, missing or revoked token gets 401 before anything reaches the MCP
+whole request. A verified token is remembered for a second (http/verified.py: a query
+and a pool round trip per request cost 18% of a get_session), so a revoked token stops
+working within that. A bad, missing or revoked token gets 401 before anything reaches the MCP
 server."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from typing import Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -20,15 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_sessions.errors import Unavailable
 from mcp_sessions.http.guard import refuse
-from mcp_sessions.store import tokens
+from mcp_sessions.http.verified import VerifiedTokens
 from mcp_sessions.tools._base import App, authenticated_agent
 
 log = logging.getLogger("mcp_sessions.http.auth")
 
-# How long a verified token is taken on trust: revocation takes effect within this.
-VERIFIED_SECONDS = 1.0
-# Past this many remembered tokens the memory starts over (it only saves queries).
-VERIFIED_MAX = 10_000
 
 
 class TokenAuth:
@@ -47,7 +41,7 @@ class TokenAuth:
         self.on_refusal = on_refusal
         # sha256 of a token -> (its agent, until when on the monotonic clock). Refusals are
         # not remembered: a token that fails is checked again on its next request.
-        self._verified: dict[bytes, tuple[str, float]] = {}
+        self._verified = VerifiedTokens()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.public or scope["path"].startswith(self.public_prefixes) or (
@@ -64,7 +58,7 @@ class TokenAuth:
             await self._refuse(send, 503, "starting", "the server is starting; it is safe to retry")
             return
         try:
-            agent = await self._verify(app, token)
+            agent = await self._verified.verify(app, token)
         except Unavailable as exc:
             await self._refuse(send, 503, "unavailable", exc.message)
             return
@@ -80,22 +74,6 @@ class TokenAuth:
             await self.app(scope, receive, send)
         finally:
             authenticated_agent.reset(reset)
-
-    async def _verify(self, app: App, token: str) -> str | None:
-        key = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
-        known = self._verified.get(key)
-        if known is not None and known[1] > now:
-            return known[0]
-        async with app.connection() as conn:
-            agent = await tokens.verify(conn, token)
-        if agent is not None:
-            if len(self._verified) >= VERIFIED_MAX:
-                self._verified.clear()
-            self._verified[key] = (agent, now + VERIFIED_SECONDS)
-        else:
-            self._verified.pop(key, None)
-        return agent
 
     async def _refuse(self, send: Send, status: int, reason: str, message: str) -> None:
         self.on_refusal(reason)

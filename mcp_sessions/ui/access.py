@@ -3,7 +3,7 @@
 With HTTP auth on (MCP_SESSIONS_HTTP_AUTH=token), a person signs in with an operator
 token (`mcp-sessions tokens create --operator NAME`): the sign-in keeps the token in an
 HttpOnly, SameSite=Strict cookie scoped to /ui/, and every request checks it against the
-database (remembered for VERIFIED_SECONDS, like the agents' bearer tokens). An agent's
+database (remembered for a second, like the agents' bearer tokens: http/verified.py). An agent's
 token does not sign in, and an operator's token is refused at /mcp. With auth off
 (loopback only) nobody signs in and actions are recorded as `operator:local`.
 
@@ -14,23 +14,20 @@ page on another site can neither read the cookie nor make the browser send it.""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-import time
 from typing import Callable
 
 from starlette.requests import Request
 
 from mcp_sessions.config import Settings
-from mcp_sessions.store import tokens
+from mcp_sessions.http.verified import VerifiedTokens
 from mcp_sessions.tools._base import App
 
 SESSION_COOKIE = "mcps_operator"
 CSRF_COOKIE = "mcps_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-VERIFIED_SECONDS = 1.0
 LOCAL_OPERATOR = "local"
 
 
@@ -38,7 +35,7 @@ class Access:
     def __init__(self, settings: Settings, get_app: Callable[[], App | None]) -> None:
         self.required = settings.http_auth == "token"
         self.get_app = get_app
-        self._verified: dict[bytes, tuple[str, float]] = {}
+        self._verified = VerifiedTokens(operator=True)
 
     async def operator(self, request: Request) -> str | None:
         """The signed-in operator's name, or None (sign in first)."""
@@ -53,20 +50,7 @@ class Access:
         app = self.get_app()
         if app is None:
             return None
-        key = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
-        known = self._verified.get(key)
-        if known is not None and known[1] > now:
-            return known[0]
-        async with app.connection() as conn:
-            name = await tokens.verify(conn, token, operator=True)
-        if name is None:
-            self._verified.pop(key, None)
-            return None
-        if len(self._verified) > 10_000:
-            self._verified.clear()
-        self._verified[key] = (name, now + VERIFIED_SECONDS)
-        return name
+        return await self._verified.verify(app, token)
 
 
 def actor(operator: str) -> str:
