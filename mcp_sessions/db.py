@@ -136,6 +136,12 @@ async def resolve_dsn(settings: Settings) -> str:
     return await anyio.to_thread.run_sync(start_embedded, settings.data_dir)
 
 
+async def listen_dsn(settings: Settings) -> str:
+    """Where the LISTEN connection goes: it needs a session of its own, which a
+    transaction pooler (PgBouncer) can't carry (MCP_SESSIONS_LISTEN_DATABASE_URL)."""
+    return settings.listen_database_url or await resolve_dsn(settings)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from mcp_sessions import __version__
 from mcp_sessions.config import Settings
-from mcp_sessions.db import open_pool, resolve_dsn
+from mcp_sessions.db import listen_dsn, open_pool
 from mcp_sessions.errors import SessionsError
 from mcp_sessions import prompts, resources
 from mcp_sessions.stdio import run_stdio
@@ -73,11 +73,6 @@ class SessionsServer(MCPServer):
             raise
 
 
-async def _listen_dsn(settings: Settings) -> str:
-    # LISTEN needs a session of its own: a transaction pooler (PgBouncer) can't carry it.
-    return settings.listen_database_url or await resolve_dsn(settings)
-
-
 def create_server(settings: Settings, on_start: Callable[[App], None] | None = None) -> MCPServer:
     """on_start sees the App once its pool is open (the HTTP transport's auth, /healthz, /metrics)."""
 
@@ -87,7 +82,7 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
         async with open_pool(settings) as pool:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
-            waiter = TaskWaiter(pool, lambda: _listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
+            waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
             await waiter.start()
             event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
             await event_waiter.start()

@@ -37,7 +37,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     import signal
 
     from mcp_sessions.cli.common import load_settings, setup_logging
-    from mcp_sessions.db import open_pool, resolve_dsn
+    from mcp_sessions.db import listen_dsn, open_pool
     from mcp_sessions.dispatch import Dispatcher, Options
     from mcp_sessions.errors import SessionsError
     from mcp_sessions.store.errors import translate_errors
@@ -54,10 +54,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     async def go() -> int:
         with translate_errors():
             async with open_pool(settings) as pool:  # applies pending migrations first
-                async def listen_dsn() -> str:
-                    return settings.listen_database_url or await resolve_dsn(settings)
-
-                waiter = TaskWaiter(pool, listen_dsn, sweep_seconds=settings.sweep_seconds)
+                waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
                 events = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
                 await waiter.start()
                 await events.start()

@@ -26,7 +26,7 @@ def _line(event: Any) -> str:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from mcp_sessions.cli.common import load_settings, run, setup_logging
-    from mcp_sessions.db import open_pool, resolve_dsn
+    from mcp_sessions.db import listen_dsn, open_pool
     from mcp_sessions.errors import SessionsError
     from mcp_sessions.store import events
     from mcp_sessions.store.errors import translate_errors
@@ -56,10 +56,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 if args.once:
                     show((await read()).page)
                     return 0
-                async def listen_dsn() -> str:
-                    return settings.listen_database_url or await resolve_dsn(settings)
-
-                listener = TaskWaiter(pool, listen_dsn)
+                listener = TaskWaiter(pool, lambda: listen_dsn(settings))
                 waiter = EventWaiter(pool, listener, retention_days=settings.event_retention_days)
                 await listener.start()
                 try:

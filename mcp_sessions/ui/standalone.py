@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from mcp_sessions.config import Settings
-from mcp_sessions.db import open_pool, resolve_dsn
+from mcp_sessions.db import listen_dsn, open_pool
 from mcp_sessions.http.guard import BodyLimit, HostGuard
 from mcp_sessions.store import search as search_store
 from mcp_sessions.store.event_waiter import EventWaiter
@@ -30,10 +30,7 @@ def create_ui_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
 
-            async def listen_dsn() -> str:
-                return settings.listen_database_url or await resolve_dsn(settings)
-
-            waiter = TaskWaiter(pool, listen_dsn, sweep_seconds=settings.sweep_seconds)
+            waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
             await waiter.start()
             events = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
             await events.start()
