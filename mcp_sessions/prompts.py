@@ -9,7 +9,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_sessions.models import CatchUp
 from mcp_sessions.sql import QUERIES as Q
 from mcp_sessions.store import catch_up
-from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.tools._base import app_of
 from mcp_sessions.validation import text_problem
 
@@ -20,10 +19,8 @@ async def _digest(ctx: Context, session_id: str) -> tuple[CatchUp, str]:
 
         raise InvalidInput(f"session_id {problem}")
     app = app_of(ctx)
-    with translate_errors():
-        async with app.connection() as conn:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                return await catch_up.catch_up(conn, session_id, app.agent), app.agent
+    async with app.connection() as conn:
+        return await catch_up.snapshot(conn, session_id, app.agent), app.agent
 
 
 def register(mcp: MCPServer) -> None:
@@ -79,9 +76,8 @@ Do this, in order, with the mcp-sessions tools:
     async def work_queue(ctx: Context, task_types: str | None = None) -> str:
         app = app_of(ctx)
         types = [t.strip() for t in task_types.split(",") if t.strip()] if task_types else None
-        with translate_errors():
-            async with app.connection() as conn:
-                rows = await conn.fetch(Q["claimable_by_type"], app.agent)
+        async with app.connection() as conn:  # (it translates driver errors)
+            rows = await conn.fetch(Q["claimable_by_type"], app.agent)
         waiting = ", ".join(f"{r['n']} {r['task_type']}" for r in rows if not types or r["task_type"] in types)
         kinds = f", task_types={types}" if types else ""
         next_filter = f'{{"task_types": {types}}}' if types else "{}"

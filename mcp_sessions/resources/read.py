@@ -8,9 +8,9 @@ import json
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
+from mcp_sessions.errors import InvalidInput, NotFound
 from mcp_sessions.resources import uris
 from mcp_sessions.store import artifacts, catch_up, chunks, memories, tasks
-from mcp_sessions.store.errors import translate_errors
 from mcp_sessions.tools._base import app_of
 from mcp_sessions.validation import text_problem
 
@@ -25,8 +25,6 @@ def _json(model: BaseModel) -> str:
 
 
 def _check(*values: str) -> None:
-    from mcp_sessions.errors import InvalidInput
-
     for value in values:
         if problem := text_problem(value):
             raise InvalidInput(f"the URI {problem}")
@@ -46,10 +44,8 @@ def register(mcp: MCPServer) -> None:
     async def session_digest(session_id: str, ctx: Context) -> str:
         _check(session_id)
         app = app_of(ctx)
-        with translate_errors():
-            async with app.connection() as conn:
-                async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    return _json(await catch_up.catch_up(conn, session_id, app.agent))
+        async with app.connection() as conn:
+            return _json(await catch_up.snapshot(conn, session_id, app.agent))
 
     @mcp.resource(uris.MEMORY, name="memory", title="Memory", mime_type=JSON,
                   description="A memory by key: type, content, tags, version.")
@@ -75,8 +71,6 @@ def register(mcp: MCPServer) -> None:
                   description=f"One version's content, whole up to {MAX_RESOURCE_CHARS:,} characters.")
     async def artifact_version(session_id: str, name: str, version: str, ctx: Context) -> str:
         _check(session_id, name)
-        from mcp_sessions.errors import InvalidInput
-
         if not version.isdigit() or not 1 <= int(version) < 2**31:
             raise InvalidInput(f"version {version[:20]!r} is not a version number (1, 2, ...)")
         return await _artifact(ctx, session_id, name, int(version))
@@ -96,7 +90,5 @@ def register(mcp: MCPServer) -> None:
         async with app_of(ctx).connection() as conn:
             detail = await tasks.get(conn, task_id)
         if detail.session_id != session_id:
-            from mcp_sessions.errors import NotFound
-
             raise NotFound(f"task {task_id!r} is not in session {session_id!r}")
         return json.dumps(detail.model_dump(mode="json"), separators=(",", ":"))

@@ -37,6 +37,13 @@ def _cut(text: str | None, n: int) -> str | None:
     return text if text is None or len(text) <= n else text[: n - 1] + "…"
 
 
+async def snapshot(conn: asyncpg.Connection, session_id: str, agent: str) -> CatchUp:
+    """catch_up in a read-only REPEATABLE READ transaction of its own (the catch_up tool,
+    the session resource, the join_session and handoff prompts)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await catch_up(conn, session_id, agent)
+
+
 async def catch_up(conn: asyncpg.Connection, session_id: str, agent: str) -> CatchUp:
     """Call inside a REPEATABLE READ transaction: every part, and the cursor, from one snapshot."""
     cursor = await events.now(conn)

@@ -28,9 +28,7 @@ def register(mcp: MCPServer) -> None:
         your unread messages, reservations (≤ 8 KB), and the cursor to watch from."""
         app = app_of(ctx)
         async with app.connection() as conn:
-            # One snapshot for every part and the cursor.
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                return await digest.catch_up(conn, session_id, app.agent)
+            return await digest.snapshot(conn, session_id, app.agent)  # one snapshot: every part and the cursor
 
     @tool(mcp, UPSERT)
     async def reserve(
