@@ -2,7 +2,7 @@
 
 Every request to /mcp must carry `Authorization: Bearer <token>`; the token is checked
 against the database, and the agent it belongs to becomes the caller's identity for the
-whole request. A verified token is remembered for a second (http/verified.py: a query
+whole request. A verified token is remembered for a second (verified_tokens.py: a query
 and a pool round trip per request cost 18% of a get_session), so a revoked token stops
 working within that. A bad, missing or revoked token gets 401 before anything reaches the MCP
 server."""
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_sessions.errors import Unavailable
 from mcp_sessions.http.guard import refuse
-from mcp_sessions.http.verified import VerifiedTokens
+from mcp_sessions.verified_tokens import VerifiedTokens
 from mcp_sessions.tools._base import App, authenticated_agent
 
 log = logging.getLogger("mcp_sessions.http.auth")

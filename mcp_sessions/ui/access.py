@@ -3,7 +3,7 @@
 With HTTP auth on (MCP_SESSIONS_HTTP_AUTH=token), a person signs in with an operator
 token (`mcp-sessions tokens create --operator NAME`): the sign-in keeps the token in an
 HttpOnly, SameSite=Strict cookie scoped to /ui/, and every request checks it against the
-database (remembered for a second, like the agents' bearer tokens: http/verified.py). An agent's
+database (remembered for a second, like the agents' bearer tokens: verified_tokens.py). An agent's
 token does not sign in, and an operator's token is refused at /mcp. With auth off
 (loopback only) nobody signs in and actions are recorded as `operator:local`.
 
@@ -21,7 +21,7 @@ from typing import Callable
 from starlette.requests import Request
 
 from mcp_sessions.config import Settings
-from mcp_sessions.http.verified import VerifiedTokens
+from mcp_sessions.verified_tokens import VerifiedTokens
 from mcp_sessions.tools._base import App
 
 SESSION_COOKIE = "mcps_operator"
