@@ -73,8 +73,11 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # a zombie (exited, not yet reaped by its parent) counts as gone
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ")[1][0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False  # reaped between the two looks
 
 
 async def read_pids(path: Path) -> dict:
