@@ -144,3 +144,47 @@ async def test_subscribe_over_http_points_at_listen(database_url):
             with pytest.raises(Exception) as exc:
                 await client.session.subscribe_resource("mcp-sessions://sessions/x")
             assert "subscriptions/listen" in str(exc.value)
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+async def test_subscriptions_survive_the_listen_connection_dropping(database_url, conn):
+    """The process's LISTEN connection is killed: it comes back (a new backend LISTENs on
+    the same channel) and a change made in psql still reaches the subscriber; a session
+    created in psql is a resources list change."""
+    updated: list[str] = []
+    list_changed: list[bool] = []
+
+    async def on_message(message) -> None:
+        note = getattr(message, "root", message)
+        if isinstance(note, types.ResourceUpdatedNotification):
+            updated.append(str(note.params.uri))
+        elif isinstance(note, types.ResourceListChangedNotification):
+            list_changed.append(True)
+
+    async def listen_pid(channel: str) -> int | None:
+        return await conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()", f'LISTEN "{channel}"')
+
+    async with Client(server_params(database_url, agent="reader"), mode="legacy", message_handler=on_message) as reader:
+        sid = (await call(reader, "create_session", title="drop"))["id"]
+        await reader.session.subscribe_resource(uris.session(sid))
+        with anyio.fail_after(WITHIN):
+            while (channel := await conn.fetchval(
+                    "SELECT channel FROM event_listeners WHERE session_id = '*'")) is None:
+                await anyio.sleep(0.02)
+        old = await listen_pid(channel)
+        assert old is not None and await conn.fetchval("SELECT pg_terminate_backend($1)", old)
+        with anyio.fail_after(WITHIN):
+            while (new := await listen_pid(channel)) in (None, old):
+                await anyio.sleep(0.05)
+        updated.clear()
+        await conn.execute("INSERT INTO memories (session_id, key, type, content, created_by, updated_by) "
+                           "VALUES ($1, 'after-drop', 'fact', '1', 'dba', 'dba')", sid)
+        with anyio.fail_after(WITHIN):
+            while uris.session(sid) not in updated:
+                await anyio.sleep(0.01)
+        await conn.execute("INSERT INTO sessions (id, title, created_by) VALUES ('made-in-psql', 't', 'dba')")
+        with anyio.fail_after(WITHIN):
+            while not list_changed:
+                await anyio.sleep(0.01)
+    assert new != old

@@ -59,6 +59,13 @@ PER_TOOL: dict[tuple[str, str], str] = {
     ("list_tasks", "status"): "Only tasks in this status.",
     ("update_session", "status"): "New status.",
     ("register_agent", "status"): "Its status.",
+    ("save_artifact", "name"): "File-like name, unique in the session; saving it again adds a version.",
+    ("get_artifact", "name"): "Artifact name (with session_id).",
+    ("remember", "type"): "Memory type.",
+    ("list_memories", "type"): "Only this memory type.",
+    ("save_artifact", "type"): "Artifact type.",
+    ("list_artifacts", "type"): "Only this artifact type.",
+    ("list_tasks", "agent_name"): "Only tasks meant for this agent.",
 }
 
 

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mcp_sessions.models import Artifact, ArtifactContent, ArtifactPage, ArtifactType
 from mcp_sessions.store import artifacts as store
+from mcp_sessions.store.chunks import DEFAULT_SLICE
 from mcp_sessions.tools._base import CREATE, READ, app_of, tool
 from mcp_sessions.tools.chunks import Length, Offset
 from mcp_sessions.validation import INT4_MAX, Content, Cursor, Identifier, JsonObject, Limit, Text, check_size
@@ -29,7 +30,7 @@ def register(mcp: MCPServer) -> None:
         format: Format = "markdown",
         metadata: JsonObject = {},
     ) -> Artifact:
-        """Save code, a document, research, a PRD or a report. Saving an existing name adds a new version."""
+        """Save code, a document, research, a PRD or a report; saving an existing name adds a new version. Returns its id and version, not the content."""
         app = app_of(ctx)
         check_size("content", content, app.settings.max_content_bytes)
         # Progress, when the client asked for it (a progress token): a no-op otherwise.
@@ -50,7 +51,7 @@ def register(mcp: MCPServer) -> None:
         name: Text(300) | None = None,
         version: Annotated[int | None, Field(ge=1, le=INT4_MAX, description="Default: latest.")] = None,
         offset: Offset = 0,
-        length: Length = None,
+        length: Length = DEFAULT_SLICE,
     ) -> ArtifactContent:
         """Read an artifact by artifact_id, or by session_id + name (+ version), a slice at a time."""
         async with app_of(ctx).connection() as conn:
@@ -68,6 +69,6 @@ def register(mcp: MCPServer) -> None:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ArtifactPage:
-        """A session's artifacts (latest version of each name), by name."""
+        """A session's artifacts (latest version of each name, no content), by name. Page with next_cursor."""
         async with app_of(ctx).connection() as conn:
             return await store.list_page(conn, session_id, type=type, name=name, limit=limit, cursor=cursor)

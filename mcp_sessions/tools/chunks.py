@@ -9,11 +9,13 @@ from pydantic import Field
 
 from mcp_sessions.models import Chunk, ChunkContent, ChunkFormat, ChunkPage
 from mcp_sessions.store import chunks as store
+from mcp_sessions.store.chunks import DEFAULT_SLICE
 from mcp_sessions.tools._base import READ, UPSERT, app_of, tool
 from mcp_sessions.validation import INT4_MAX, AnyJson, Content, Cursor, Identifier, Limit, check_size
 
 Offset = Annotated[int, Field(ge=0, le=INT4_MAX, description="Start, in characters.")]
-Length = Annotated[int | None, Field(ge=1, le=INT4_MAX, description="Characters to read; default 50,000.")]
+# null is taken as the default too (clients that send every parameter).
+Length = Annotated[int | None, Field(ge=1, le=INT4_MAX, description="Characters to read.")]
 
 
 def register(mcp: MCPServer) -> None:
@@ -42,7 +44,8 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, READ)
     async def get_chunk(
-        session_id: Identifier, chunk_id: Identifier, ctx: Context, offset: Offset = 0, length: Length = None
+        session_id: Identifier, chunk_id: Identifier, ctx: Context, offset: Offset = 0,
+        length: Length = DEFAULT_SLICE,
     ) -> ChunkContent:
         """Read a chunk's content, a slice at a time: follow next_offset until it is null."""
         async with app_of(ctx).connection() as conn:
@@ -50,6 +53,6 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, READ)
     async def list_chunks(session_id: Identifier, ctx: Context, limit: Limit = 50, cursor: Cursor = None) -> ChunkPage:
-        """A session's chunks in the order they were added (no content)."""
+        """A session's chunks in the order they were added: ids, formats, sizes, no content (get_chunk reads it)."""
         async with app_of(ctx).connection() as conn:
             return await store.list_page(conn, session_id, limit=limit, cursor=cursor)

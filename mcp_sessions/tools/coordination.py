@@ -59,7 +59,7 @@ def register(mcp: MCPServer) -> None:
             list[Text(500)] | None, Field(max_length=100, description="Release these paths, as reserved.")
         ] = None,
     ) -> Released:
-        """Release your reservations: one, some paths, or (neither given) all of yours in the session."""
+        """Release your reservations: one, some paths, or (neither given) all of yours in the session; returns what was released."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             return await store.release(conn, session_id, agent=app.agent, reservation_id=reservation_id, paths=paths)

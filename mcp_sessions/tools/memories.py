@@ -31,7 +31,7 @@ def register(mcp: MCPServer) -> None:
             int | None, Field(ge=0, le=INT4_MAX, description="Refuse unless the memory is at this version (0: must not exist).")
         ] = None,
     ) -> Memory:
-        """Store knowledge under a key (an existing key is updated and its version goes up)."""
+        """Store a decision, fact, idea, risk... under a key; an existing key is updated and its version goes up. Returns the memory."""
         app = app_of(ctx)
         size = len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
         if size > app.settings.max_memory_bytes:
@@ -48,7 +48,7 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, READ)
     async def recall(session_id: Identifier, key: Identifier, ctx: Context) -> Memory:
-        """The memory stored under a key."""
+        """The memory under a key: content, type, tags, version. To find memories by their words, use search."""
         async with app_of(ctx).connection() as conn:
             return await store.recall(conn, session_id, key)
 
@@ -67,7 +67,7 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, DELETE)
     async def forget(session_id: Identifier, key: Identifier, ctx: Context) -> Forgotten:
-        """Delete the memory under a key."""
+        """Delete the memory under a key; deleted is false if there was none."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             await set_actor(conn, app.agent)  # the memory.forgotten event names who forgot it

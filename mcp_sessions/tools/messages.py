@@ -62,7 +62,7 @@ def register(mcp: MCPServer) -> None:
         importance: Annotated[Importance, Field(description="low, normal, high or urgent.")] = "normal",
         ack_required: Annotated[bool, Field(description="Ask the recipients to call ack_message.")] = False,
     ) -> Message:
-        """Send a message to agents in a session (or all of them); it wakes their waiting read_inbox."""
+        """Send a message to agents in a session (or all of them); it wakes their waiting read_inbox. Returns it with its thread_id for replies."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             return await store.send(

@@ -25,7 +25,7 @@ def register(mcp: MCPServer) -> None:
         metadata: JsonObject = {},
         session_id: Annotated[Identifier | None, Field(description="Your own id; default: generated.")] = None,
     ) -> SessionSummary:
-        """Start a shared session (one per piece of collaborative work). Returns it with its id."""
+        """Start a shared session (one per piece of collaborative work); returns it with its id. To join an existing one, use catch_up."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             return await store.create(
@@ -34,7 +34,7 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, READ)
     async def get_session(session_id: Identifier, ctx: Context) -> SessionSummary:
-        """A session with counts of its chunks, memories, artifacts and tasks by status. Call this first when joining."""
+        """A session's title, participants, status, metadata and counts of what it holds. To join one, catch_up says more in one call."""
         async with app_of(ctx).connection() as conn:
             return await store.get(conn, session_id)
 
@@ -46,7 +46,7 @@ def register(mcp: MCPServer) -> None:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> SessionPage:
-        """Sessions, most recently active first, with summaries. Page with next_cursor."""
+        """Find sessions, most recently active first, each with its counts. Page with next_cursor."""
         async with app_of(ctx).connection() as conn:
             return await store.list_page(conn, status=status, participant=participant, limit=limit, cursor=cursor)
 
@@ -59,7 +59,7 @@ def register(mcp: MCPServer) -> None:
         add_participants: Participants = [],
         metadata: Annotated[JsonObject | None, Field(description="Merged in; a key set to null is removed.")] = None,
     ) -> SessionSummary:
-        """Rename a session, change its status, add participants, or merge metadata."""
+        """Rename a session, change its status, add participants, or merge metadata; returns the session."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             await set_actor(conn, app.agent)  # the session.updated event names who changed it

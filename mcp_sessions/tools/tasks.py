@@ -29,7 +29,7 @@ from mcp_sessions.tools._base import CHANGE, CREATE, READ, app_of, tool
 from mcp_sessions.validation import AnyJson, ArgumentModel, Cursor, Identifier, Limit, Text
 
 Token = Annotated[str, Field(min_length=1, max_length=100, description="From claim_task.")]
-Lease = Annotated[float, Field(ge=1, le=86400, description="Seconds.")]
+Lease = Annotated[float, Field(ge=1, le=86400, description="Lease length in seconds.")]
 MAX_WAIT_SECONDS = 300
 
 
@@ -60,7 +60,7 @@ def register(mcp: MCPServer) -> None:
         max_attempts: Annotated[int, Field(ge=1, le=100)] = 3,
         idempotency_key: Annotated[Identifier | None, Field(description="Same key, same task.")] = None,
     ) -> Task:
-        """Queue work for an agent (or any agent). A repeated idempotency_key in the session returns the existing task."""
+        """Queue work for an agent (or any agent); returns the task. A repeated idempotency_key in the session returns the existing task."""
         app = app_of(ctx)
         async with app.transaction() as conn:
             return await store.create(
@@ -72,7 +72,7 @@ def register(mcp: MCPServer) -> None:
     @tool(mcp, CHANGE)
     async def claim_task(
         ctx: Context,
-        agent_name: Annotated[Identifier | None, Field(description="Claim as; default you.")] = None,
+        agent_name: Annotated[Identifier | None, Field(description="Leave out to claim as yourself (the usual case); only a dispatcher claims for an agent it runs. Over HTTP: your own name only.")] = None,
         session_id: Identifier | None = None,
         task_types: list[TaskType] | None = None,
         lease_seconds: Lease = store.DEFAULT_LEASE_SECONDS,
@@ -100,9 +100,10 @@ def register(mcp: MCPServer) -> None:
 
     @tool(mcp, CHANGE)
     async def heartbeat_task(
-        task_id: Identifier, claim_token: Token, ctx: Context, lease_seconds: Lease | None = None
+        task_id: Identifier, claim_token: Token, ctx: Context,
+        lease_seconds: Annotated[Lease | None, Field(description="Seconds; default: the claim's lease_seconds.")] = None,
     ) -> TaskState:
-        """Extend your lease (default: by the claim's lease_seconds). Refused once it ran out or was cancelled."""
+        """Extend your lease; returns the new lease_expires_at. Refused once it ran out or was cancelled."""
         app = app_of(ctx)
         async with app.connection() as conn:
             return await store.heartbeat(conn, task_id, claim_token, lease_seconds, app.authenticated)
@@ -114,7 +115,7 @@ def register(mcp: MCPServer) -> None:
         ctx: Context,
         process_id: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="PID working it.")] = None,
     ) -> TaskState:
-        """Mark a task you claimed as running, with the PID that works it."""
+        """Mark a task you claimed as running, with the PID that works it; the lease still needs heartbeats."""
         app = app_of(ctx)
         async with app.connection() as conn:
             return await store.start(conn, task_id, claim_token, process_id, app.authenticated)
@@ -173,7 +174,7 @@ def register(mcp: MCPServer) -> None:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> TaskPage:
-        """Tasks, oldest first, by session, status or target agent."""
+        """Tasks, oldest first, by session, status or target agent; get_task adds dependencies and history. Page with next_cursor."""
         async with app_of(ctx).connection() as conn:
             return await store.list_page(
                 conn, session_id=session_id, status=status, agent_name=agent_name, limit=limit, cursor=cursor
