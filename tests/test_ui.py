@@ -148,3 +148,19 @@ async def test_operator_tokens_are_not_agents_tokens(database_url, conn):
     listed = (await ok(database_url, "tokens", "list")).out
     assert any("alice" in line and "(operator)" in line for line in listed.splitlines())
     assert any("codex" in line and "(operator)" not in line for line in listed.splitlines())
+
+
+async def test_the_sign_in_cookie_is_secure_behind_a_tls_proxy(database_url):
+    """A TLS proxy in front says so in X-Forwarded-Proto: the cookie then carries Secure,
+    but only from a proxy address the server trusts (FORWARDED_ALLOW_IPS, default loopback):
+    anyone else's header is ignored."""
+    async def cookie(base: str, **headers: str) -> str:
+        async with httpx2.AsyncClient(base_url=base) as http:  # a new browser: no cookie yet
+            return (await http.get("/ui/signin", headers=headers)).headers["set-cookie"].lower()
+
+    async with http_server(database_url) as server:
+        assert "secure" not in await cookie(server.base)
+        behind = await cookie(server.base, **{"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert "; secure" in behind
+    async with http_server(database_url, FORWARDED_ALLOW_IPS="192.0.2.1") as server:
+        assert "secure" not in await cookie(server.base, **{"X-Forwarded-Proto": "https"})
