@@ -17,6 +17,7 @@ from tests.http_support import http_client, http_server, raw_post
 
 pytestmark = pytest.mark.anyio
 
+WITHIN = 10.0  # generous: a `changed` that comes at all came from the feed (nothing polls)
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -130,6 +131,22 @@ async def test_every_page_renders_and_the_board_is_pushed_live(database_url, con
             assert latency < 1.0
             board = await http.get(f"/ui/s/{s}/board", headers={"HX-Request": "true"})
             assert "Pushed live" in board.text
+            # The sessions list reloads its table from the feed of every session: a session
+            # an agent creates says `changed` on /ui/live and is in the table reloaded then.
+            listing = await http.get("/ui/?status=active")
+            assert 'sse-connect="/ui/live"' in listing.text and 'hx-get="/ui/sessions?status=active"' in listing.text
+            async with http.stream("GET", "/ui/live") as stream:
+                lines = stream.aiter_lines()
+                assert "event: changed" in [await lines.__anext__() for _ in range(3)]
+                async with http_client(server.url, None) as client:
+                    await call(client, "create_session", title="Appeared live")
+                with anyio.fail_after(WITHIN):
+                    async for line in lines:
+                        if line.startswith("event: changed"):
+                            break
+            table = await http.get("/ui/sessions?status=active", headers={"HX-Request": "true"})
+            assert table.status_code == 200 and "Appeared live" in table.text and "<html" not in table.text
+            assert "Appeared live" not in (await http.get("/ui/sessions?status=paused")).text
 
 
 async def test_operator_tokens_are_not_agents_tokens(database_url, conn):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import html
 import json
 import logging
 import re
@@ -48,7 +49,11 @@ EVENTS_PER_PAGE = 100
 CHUNKS_PER_PAGE = 20
 SESSIONS_PER_PAGE = 25
 LIVE_PING_SECONDS = 15.0
-LIVE_COALESCE_SECONDS = 0.1  # a burst of events is one refresh
+LIVE_COALESCE_SECONDS = 0.1  # a burst of events in a session is one refresh
+# Every session's feed (the sessions list, the queue page) at most once a second: with many
+# agents at work, a refresh per event would be a query per event per open page. The last
+# change of a burst is never dropped: it is sent when the second is up.
+LIVE_ALL_COALESCE_SECONDS = 1.0
 DIFF_MAX_LINES = 5000
 _STATIC = {
     "htmx.min.js": "text/javascript", "htmx-sse.min.js": "text/javascript", "uplot.min.js": "text/javascript",
@@ -90,6 +95,7 @@ class Dashboard:
             Route(f"{p}/", self.sessions_page),
             Route(f"{p}", lambda r: RedirectResponse(f"{p}/", 308)),
             Route(f"{p}/static/{{name}}", self.static_file),
+            Route(f"{p}/sessions", self.sessions_fragment),
             Route(f"{p}/signin", self.signin_page, methods=["GET", "POST"]),
             Route(f"{p}/signout", self.signout, methods=["POST"]),
             Route(f"{p}/agents", self.agents_page),
@@ -202,34 +208,50 @@ class Dashboard:
     async def sessions_page(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
             return refused
-        status = request.query_params.get("status") or None
-        participant = request.query_params.get("participant") or None
-        cursor = request.query_params.get("cursor") or None
         q = (request.query_params.get("q") or "").strip()
         hits, search_error = [], None
-        app = self._app()
         try:
-            async with app.connection() as conn:
-                if status not in (None, "active", "paused", "completed"):
-                    status = None
-                page = await sessions_store.list_page(
-                    conn, status=status, participant=participant, limit=SESSIONS_PER_PAGE, cursor=cursor,
-                )
-                if q:
+            listing = await self._sessions(request)
+            if q:
+                async with self._app().connection() as conn:
                     try:
                         hits = (await search_store.search(conn, query=q, limit=20)).hits
                     except SessionsError as exc:
                         search_error = exc.message
         except SessionsError as exc:
             return self.render(request, "error.html", http_status=400, title="Sessions", message=exc.message)
+        return self.render(request, "sessions.html", q=q, hits=hits, search_error=search_error, hit_url=_hit_url,
+                           **listing)
+
+    async def sessions_fragment(self, request: Request) -> Response:
+        """The sessions table alone: what the list page reloads when the feed says something changed."""
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        try:
+            listing = await self._sessions(request)
+        except SessionsError as exc:
+            return HTMLResponse(f'<p class="error">{html.escape(exc.message)}</p>', status_code=400)
+        return self.render(request, "_sessions.html", **listing)
+
+    async def _sessions(self, request: Request) -> dict[str, Any]:
+        status = request.query_params.get("status") or None
+        participant = request.query_params.get("participant") or None
+        cursor = request.query_params.get("cursor") or None
+        if status not in (None, "active", "paused", "completed"):
+            status = None
+        async with self._app().connection() as conn:
+            page = await sessions_store.list_page(
+                conn, status=status, participant=participant, limit=SESSIONS_PER_PAGE, cursor=cursor,
+            )
+        params = {k: v for k, v in (("status", status), ("participant", participant)) if v}
         next_url = None
         if page.next_cursor:
-            params = {k: v for k, v in (("status", status), ("participant", participant)) if v}
             next_url = f"{PREFIX}/?" + urlencode({**params, "cursor": page.next_cursor})
-        return self.render(
-            request, "sessions.html", sessions=page.sessions, status=status or "", participant=participant or "",
-            q=q, hits=hits, search_error=search_error, next_url=next_url, first=cursor is None, hit_url=_hit_url,
-        )
+        return {
+            "sessions": page.sessions, "status": status or "", "participant": participant or "",
+            "next_url": next_url, "first": cursor is None,
+            "query": urlencode({**params, **({"cursor": cursor} if cursor else {})}),
+        }
 
     async def session_page(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
@@ -426,11 +448,11 @@ class Dashboard:
     async def live_all(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
             return refused
-        return self._live("*")
+        return self._live("*", LIVE_ALL_COALESCE_SECONDS)
 
-    def _live(self, scope: str) -> Response:
+    def _live(self, scope: str, coalesce: float = LIVE_COALESCE_SECONDS) -> Response:
         """Server-sent events: `changed` whenever an event of the scope commits (any process,
-        woken by the event feed's LISTEN), at most every LIVE_COALESCE_SECONDS; a comment
+        woken by the event feed's LISTEN), at most every `coalesce` seconds; a comment
         line every LIVE_PING_SECONDS keeps proxies from closing the stream."""
         waiter = self._app().events
 
@@ -450,7 +472,7 @@ class Dashboard:
                         continue
                     changed.clear()
                     yield f"event: changed\ndata: {time.time():.3f}\n\n"
-                    await asyncio.sleep(LIVE_COALESCE_SECONDS)
+                    await asyncio.sleep(coalesce)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
