@@ -147,6 +147,16 @@ async def test_every_page_renders_and_the_board_is_pushed_live(database_url, con
             table = await http.get("/ui/sessions?status=active", headers={"HX-Request": "true"})
             assert table.status_code == 200 and "Appeared live" in table.text and "<html" not in table.text
             assert "Appeared live" not in (await http.get("/ui/sessions?status=paused")).text
+            # The queue's numbers: open tasks exact, finished ones in the last hour (through the feed).
+            async with http_client(server.url, None) as client:
+                held = (await call(client, "claim_task", session_id=s))["task"]
+                await call(client, "complete_task", task_id=held["id"], claim_token=held["claim_token"])
+                await call(client, "register_agent", name="server", type="test")
+            data = (await http.get("/ui/queue/data")).json()
+            assert data["now"]["last_completed"] == 1 and data["now"]["pending"] >= 1
+            assert sum(data["series"]["completed"]) == 1 and data["series"]["waiting"][-1] == data["now"]["pending"]
+            agents = (await http.get("/ui/agents")).text
+            assert re.search(r"<b>server</b>.*?<td>1</td><td>0</td></tr>", agents, re.S)
 
 
 async def test_operator_tokens_are_not_agents_tokens(database_url, conn):

@@ -75,40 +75,79 @@ SELECT id, coalesce(thread_id, id) AS thread, created_by, recipients, subject, b
 FROM messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2;
 
 -- name: ui_agent_counts
--- Completed and failed tasks by the agent that last held them.
-SELECT claimed_by AS agent, count(*) FILTER (WHERE status = 'completed')::int AS completed,
-       count(*) FILTER (WHERE status = 'failed')::int AS failed
-FROM tasks WHERE claimed_by = ANY($1::text[]) AND status IN ('completed', 'failed')
-GROUP BY claimed_by;
+-- Tasks each agent completed, and failed for good, in the last $2 minutes: from the
+-- event feed's newest block ranges (BRIN on at), not a scan of every task ever run.
+SELECT agent, count(*) FILTER (WHERE kind = 'task.completed')::int AS completed,
+       count(*) FILTER (WHERE kind = 'task.failed' AND detail->>'retry' = 'false')::int AS failed
+FROM events
+WHERE at > now() - make_interval(mins => $2) AND kind IN ('task.completed', 'task.failed')
+  AND agent = ANY($1::text[])
+GROUP BY agent;
 
 -- name: ui_queue_now
-SELECT status, count(*)::int AS n FROM tasks GROUP BY status;
+-- Open tasks by status (the unfinished ones: a partial index's range), and tasks that
+-- finished in the last $1 minutes by how they ended (found through the event feed).
+WITH ended AS (
+    SELECT DISTINCT coalesce(ref, detail->>'task_id') AS id FROM events
+    WHERE at > now() - make_interval(mins => $1)
+      AND kind IN ('task.completed', 'task.failed', 'task.cancelled')
+)
+SELECT status, count(*)::int AS n FROM tasks WHERE finished_at IS NULL GROUP BY status
+UNION ALL
+SELECT 'last_' || t.status, count(*)::int FROM ended e JOIN tasks t ON t.id = e.id
+WHERE t.finished_at > now() - make_interval(mins => $1)
+GROUP BY t.status;
 
 -- name: ui_queue_history
--- Per minute over the last $1 minutes: tasks open (created, not finished) split into
--- held (claimed by then) and waiting, and tasks completed and failed in that minute.
+-- Per minute over the last $1 minutes: tasks open at the minute's end (created, not
+-- finished) split into held (claimed by then) and waiting, and tasks completed and failed
+-- in that minute. It reads the unfinished tasks and those that finished in the window
+-- (found through the event feed), never the whole table; and it is linear in them: each
+-- task adds +1 to a count in the minute it starts waiting (or is held) and -1 in the
+-- minute that ends (a span begun before the window counts from its first minute), and a
+-- running sum over the minutes gives the counts.
 WITH minutes AS (
     SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1 - 1),
                            date_trunc('minute', now()), interval '1 minute') AS m
+), window_start AS (
+    SELECT date_trunc('minute', now()) - make_interval(mins => $1 - 1) AS first
+), ended AS (
+    SELECT DISTINCT coalesce(ref, detail->>'task_id') AS id FROM events
+    WHERE at > now() - make_interval(mins => $1 + 1)
+      AND kind IN ('task.completed', 'task.failed', 'task.cancelled')
 ), recent AS (
-    SELECT created, claimed_at, finished_at, status FROM tasks
-    WHERE finished_at IS NULL OR finished_at > now() - make_interval(mins => $1 + 1)
+    SELECT created, claimed_at, finished_at, status FROM tasks WHERE finished_at IS NULL
+    UNION ALL
+    SELECT t.created, t.claimed_at, t.finished_at, t.status FROM ended e JOIN tasks t ON t.id = e.id
+    WHERE t.finished_at > now() - make_interval(mins => $1 + 1)
+), steps AS (
+    SELECT created AS at, 1 AS waiting, 0 AS held FROM recent
+    UNION ALL
+    SELECT least(claimed_at, finished_at), -1, 0 FROM recent WHERE least(claimed_at, finished_at) IS NOT NULL
+    UNION ALL
+    SELECT claimed_at, 0, 1 FROM recent WHERE claimed_at IS NOT NULL
+    UNION ALL
+    SELECT finished_at, 0, -1 FROM recent WHERE claimed_at IS NOT NULL AND finished_at IS NOT NULL
+), per_minute AS (
+    SELECT greatest(date_trunc('minute', s.at), w.first) AS m, sum(s.waiting) AS waiting, sum(s.held) AS held
+    FROM steps s, window_start w GROUP BY 1
+), finished AS (
+    SELECT date_trunc('minute', finished_at) AS m,
+           count(*) FILTER (WHERE status = 'completed') AS completed,
+           count(*) FILTER (WHERE status = 'failed') AS failed
+    FROM recent, window_start w WHERE finished_at >= w.first GROUP BY 1
 )
-SELECT extract(epoch FROM m.m)::bigint AS t,
-       count(*) FILTER (WHERE r.created < m.m + interval '1 minute'
-                          AND (r.finished_at IS NULL OR r.finished_at >= m.m + interval '1 minute')
-                          AND (r.claimed_at IS NULL OR r.claimed_at >= m.m + interval '1 minute'))::int AS waiting,
-       count(*) FILTER (WHERE r.created < m.m + interval '1 minute'
-                          AND (r.finished_at IS NULL OR r.finished_at >= m.m + interval '1 minute')
-                          AND r.claimed_at < m.m + interval '1 minute')::int AS held,
-       count(*) FILTER (WHERE r.status = 'completed' AND r.finished_at >= m.m
-                          AND r.finished_at < m.m + interval '1 minute')::int AS completed,
-       count(*) FILTER (WHERE r.status = 'failed' AND r.finished_at >= m.m
-                          AND r.finished_at < m.m + interval '1 minute')::int AS failed
-FROM minutes m LEFT JOIN recent r ON r.created < m.m + interval '1 minute'
-GROUP BY m.m ORDER BY m.m;
+SELECT extract(epoch FROM mi.m)::bigint AS t,
+       (sum(coalesce(p.waiting, 0)) OVER (ORDER BY mi.m))::int AS waiting,
+       (sum(coalesce(p.held, 0)) OVER (ORDER BY mi.m))::int AS held,
+       coalesce(f.completed, 0)::int AS completed,
+       coalesce(f.failed, 0)::int AS failed
+FROM minutes mi
+LEFT JOIN per_minute p ON p.m = mi.m
+LEFT JOIN finished f ON f.m = mi.m
+ORDER BY mi.m;
 
 -- name: ui_oldest_waiting
 SELECT id, session_id, title, task_type, priority, created, blocked_by,
        extract(epoch FROM now() - created)::int AS waited
-FROM tasks WHERE status = 'pending' ORDER BY created, id LIMIT $1;
+FROM tasks WHERE finished_at IS NULL AND status = 'pending' ORDER BY created, id LIMIT $1;

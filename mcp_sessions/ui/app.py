@@ -49,6 +49,9 @@ EVENTS_PER_PAGE = 100
 CHUNKS_PER_PAGE = 20
 SESSIONS_PER_PAGE = 25
 LIVE_PING_SECONDS = 15.0
+# The queue's charts and the agents' finished counts cover this much recent time: read
+# through the event feed, so that a table of millions of finished tasks is never scanned.
+RECENT_MINUTES = 60
 LIVE_COALESCE_SECONDS = 0.1  # a burst of events in a session is one refresh
 # Every session's feed (the sessions list, the queue page) at most once a second: with many
 # agents at work, a refresh per event would be a query per event per open page. The last
@@ -412,7 +415,8 @@ class Dashboard:
             return refused
         async with self._app().connection() as conn:
             found = (await agents_store.list_page(conn, status=None, limit=500, cursor=None)).agents
-            counts = {r["agent"]: r for r in await conn.fetch(Q["ui_agent_counts"], [a.name for a in found])}
+            counts = {r["agent"]: r for r in await conn.fetch(Q["ui_agent_counts"], [a.name for a in found],
+                                                                RECENT_MINUTES)}
         return self.render(request, "agents.html", agents=found, counts=counts)
 
     async def queue_page(self, request: Request) -> Response:
@@ -433,8 +437,8 @@ class Dashboard:
         if (refused := await self._guard(request)) is not None:
             return refused
         async with self._app().connection() as conn:
-            now = {r["status"]: r["n"] for r in await conn.fetch(Q["ui_queue_now"])}
-            rows = await conn.fetch(Q["ui_queue_history"], 60)
+            now = {r["status"]: r["n"] for r in await conn.fetch(Q["ui_queue_now"], RECENT_MINUTES)}
+            rows = await conn.fetch(Q["ui_queue_history"], RECENT_MINUTES)
         series = {k: [r[k] for r in rows] for k in ("t", "waiting", "held", "completed", "failed")}
         return JSONResponse({"now": now, "series": series})
 

@@ -1,5 +1,6 @@
 // Queue charts (uPlot): open tasks by state and finished per minute over the last hour,
-// redrawn when the event feed says something changed (at most every 2 s).
+// redrawn when the event feed says something changed (at most every 2 s). Open counts are
+// exact; finished ones cover the last hour (mcp_sessions/sql/ui.sql).
 (function () {
   var box = document.querySelector(".charts");
   if (!box) return;
@@ -12,9 +13,9 @@
     fetch(src, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (d) {
       var s = d.series, depthData = [s.t, s.waiting, s.held], doneData = [s.t, s.completed, s.failed];
       var now = document.getElementById("now");
-      now.textContent = ["pending", "claimed", "running", "completed", "failed", "cancelled"].map(function (k) {
-        return k + " " + (d.now[k] || 0);
-      }).join(" · ");
+      var open = ["pending", "claimed", "running"].map(function (k) { return k + " " + (d.now[k] || 0); });
+      var ended = ["completed", "failed", "cancelled"].map(function (k) { return k + " " + (d.now["last_" + k] || 0); });
+      now.textContent = open.join(" · ") + " — last hour: " + ended.join(" · ");
       if (!depth) {
         var a = document.getElementById("depth-chart"), b = document.getElementById("throughput-chart");
         depth = new uPlot(opts("", [{label: "waiting", stroke: "#d98e04", fill: "rgba(217,142,4,0.15)"},
