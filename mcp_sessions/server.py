@@ -11,13 +11,12 @@ from pydantic import ValidationError
 
 from mcp_sessions import __version__
 from mcp_sessions.config import Settings
-from mcp_sessions.db import listen_dsn, open_pool
+from mcp_sessions.db import open_pool
 from mcp_sessions.errors import SessionsError
 from mcp_sessions import prompts, resources
 from mcp_sessions.stdio import run_stdio
 from mcp_sessions.store import search as search_store
-from mcp_sessions.store.event_waiter import EventWaiter
-from mcp_sessions.store.task_waiter import TaskWaiter
+from mcp_sessions.store.event_waiter import listening
 from mcp_sessions.tools import register_all
 from mcp_sessions.tools._arguments import describe, exact_arguments
 from mcp_sessions.tools._base import App
@@ -82,20 +81,15 @@ def create_server(settings: Settings, on_start: Callable[[App], None] | None = N
         async with open_pool(settings) as pool:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
-            waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
-            await waiter.start()
-            event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
-            await event_waiter.start()
-            app = App(pool=pool, settings=settings, waiter=waiter, events=event_waiter)
-            app.resources = resources.LiveResources(app, bus)
-            try:
-                if on_start is not None:
-                    on_start(app)
-                yield app
-            finally:
-                await app.resources.stop()
-                await event_waiter.stop()
-                await waiter.stop()
+            async with listening(pool, settings) as (waiter, event_waiter):
+                app = App(pool=pool, settings=settings, waiter=waiter, events=event_waiter)
+                app.resources = resources.LiveResources(app, bus)
+                try:
+                    if on_start is not None:
+                        on_start(app)
+                    yield app
+                finally:
+                    await app.resources.stop()
 
     # subscriptions/listen streams; LiveResources publishes the event feed's changes to it
     bus = resources.CountingBus()

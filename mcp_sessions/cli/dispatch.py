@@ -37,12 +37,11 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     import signal
 
     from mcp_sessions.cli.common import load_settings, setup_logging
-    from mcp_sessions.db import listen_dsn, open_pool
+    from mcp_sessions.db import open_pool
     from mcp_sessions.dispatch import Dispatcher, Options
     from mcp_sessions.errors import SessionsError
     from mcp_sessions.store.errors import translate_errors
-    from mcp_sessions.store.event_waiter import EventWaiter
-    from mcp_sessions.store.task_waiter import TaskWaiter
+    from mcp_sessions.store.event_waiter import listening
 
     settings = load_settings()
     setup_logging(settings)
@@ -54,19 +53,12 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     async def go() -> int:
         with translate_errors():
             async with open_pool(settings) as pool:  # applies pending migrations first
-                waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
-                events = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
-                await waiter.start()
-                await events.start()
-                dispatcher = Dispatcher(pool, waiter, events, options)
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(sig, dispatcher.stop)
-                try:
+                async with listening(pool, settings) as (waiter, events):
+                    dispatcher = Dispatcher(pool, waiter, events, options)
+                    loop = asyncio.get_running_loop()
+                    for sig in (signal.SIGTERM, signal.SIGINT):
+                        loop.add_signal_handler(sig, dispatcher.stop)
                     await dispatcher.run()
-                finally:
-                    await events.stop()
-                    await waiter.stop()
         return 0
 
     try:

@@ -26,12 +26,11 @@ def _line(event: Any) -> str:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from mcp_sessions.cli.common import load_settings, run, setup_logging
-    from mcp_sessions.db import listen_dsn, open_pool
+    from mcp_sessions.db import open_pool
     from mcp_sessions.errors import SessionsError
     from mcp_sessions.store import events
     from mcp_sessions.store.errors import translate_errors
-    from mcp_sessions.store.event_waiter import EventWaiter
-    from mcp_sessions.store.task_waiter import TaskWaiter
+    from mcp_sessions.store.event_waiter import listening
 
     settings = load_settings()
     setup_logging(settings)
@@ -56,17 +55,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 if args.once:
                     show((await read()).page)
                     return 0
-                listener = TaskWaiter(pool, lambda: listen_dsn(settings))
-                waiter = EventWaiter(pool, listener, retention_days=settings.event_retention_days)
-                await listener.start()
-                try:
+                # The event waiter is started too: it renews the registration that NOTIFYs
+                # this process (it lapses after a minute otherwise, leaving the 5 s poll).
+                async with listening(pool, settings) as (_, waiter):
                     while True:
                         page = await waiter.wait(read, args.session_id or "*", 60)
                         show(page)
                         position = events.parse_cursor(page.next_after)
-                finally:
-                    await waiter.stop()
-                    await listener.stop()
 
     try:
         return run(go())

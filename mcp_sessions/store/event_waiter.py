@@ -21,6 +21,8 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
+from mcp_sessions.config import Settings
+from mcp_sessions.db import listen_dsn
 from mcp_sessions.models import EventPage
 from mcp_sessions.store import events
 from mcp_sessions.store.task_waiter import TaskWaiter
@@ -32,6 +34,24 @@ HELD_BACKOFF = (0.01, 0.5)
 SETTLE_SECONDS = 1.0  # at most this long for writers in flight at a registration to end  # re-read delays while an older transaction holds events back
 
 Callback = Callable[[str], None]
+
+
+@asynccontextmanager
+async def listening(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[tuple[TaskWaiter, EventWaiter]]:
+    """The process's one LISTEN connection, with the queue's waiter (and its lease sweep)
+    and the event waiter on it, both started; stopped, events first, on the way out.
+    The server, the dashboard, `dispatch` and `watch` each run one."""
+    waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
+    await waiter.start()
+    try:
+        event_waiter = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
+        await event_waiter.start()
+        try:
+            yield waiter, event_waiter
+        finally:
+            await event_waiter.stop()
+    finally:
+        await waiter.stop()
 
 
 class EventWaiter:

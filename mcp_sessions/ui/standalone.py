@@ -12,11 +12,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from mcp_sessions.config import Settings
-from mcp_sessions.db import listen_dsn, open_pool
+from mcp_sessions.db import open_pool
 from mcp_sessions.http.guard import BodyLimit, HostGuard
 from mcp_sessions.store import search as search_store
-from mcp_sessions.store.event_waiter import EventWaiter
-from mcp_sessions.store.task_waiter import TaskWaiter
+from mcp_sessions.store.event_waiter import listening
 from mcp_sessions.tools._base import App
 from mcp_sessions.ui.app import PREFIX, create_dashboard
 
@@ -30,17 +29,12 @@ def create_ui_app(settings: Settings, *, host: str = "127.0.0.1") -> ASGIApp:
             async with pool.acquire() as conn:
                 await search_store.ensure_config(conn, settings.search_config)
 
-            waiter = TaskWaiter(pool, lambda: listen_dsn(settings), sweep_seconds=settings.sweep_seconds)
-            await waiter.start()
-            events = EventWaiter(pool, waiter, retention_days=settings.event_retention_days)
-            await events.start()
-            holder["app"] = App(pool=pool, settings=settings, waiter=waiter, events=events)
-            try:
-                yield
-            finally:
-                holder.pop("app", None)
-                await events.stop()
-                await waiter.stop()
+            async with listening(pool, settings) as (waiter, events):
+                holder["app"] = App(pool=pool, settings=settings, waiter=waiter, events=events)
+                try:
+                    yield
+                finally:
+                    holder.pop("app", None)
 
     root = Starlette(routes=[Route("/", lambda r: RedirectResponse(f"{PREFIX}/", 307))], lifespan=lifespan)
     asgi = create_dashboard(settings, lambda: holder.get("app")).mount(root)
