@@ -85,23 +85,14 @@ WHERE at > now() - make_interval(mins => $2) AND kind IN ('task.completed', 'tas
 GROUP BY agent;
 
 -- name: ui_queue_now
--- Open tasks by status (the unfinished ones: a partial index's range), and tasks that
--- finished in the last $1 minutes by how they ended (found through the event feed).
-WITH ended AS (
-    SELECT DISTINCT coalesce(ref, detail->>'task_id') AS id FROM events
-    WHERE at > now() - make_interval(mins => $1)
-      AND kind IN ('task.completed', 'task.failed', 'task.cancelled')
-)
-SELECT status, count(*)::int AS n FROM tasks WHERE finished_at IS NULL GROUP BY status
-UNION ALL
-SELECT 'last_' || t.status, count(*)::int FROM ended e JOIN tasks t ON t.id = e.id
-WHERE t.finished_at > now() - make_interval(mins => $1)
-GROUP BY t.status;
+-- Open tasks by status: the unfinished ones, a partial index's range (what finished
+-- lately is counted per minute by ui_queue_history).
+SELECT status, count(*)::int AS n FROM tasks WHERE finished_at IS NULL GROUP BY status;
 
 -- name: ui_queue_history
 -- Per minute over the last $1 minutes: tasks open at the minute's end (created, not
--- finished) split into held (claimed by then) and waiting, and tasks completed and failed
--- in that minute. It reads the unfinished tasks and those that finished in the window
+-- finished) split into held (claimed by then) and waiting, and tasks completed, failed
+-- and cancelled in that minute. It reads the unfinished tasks and those that finished in the window
 -- (found through the event feed), never the whole table; and it is linear in them: each
 -- task adds +1 to a count in the minute it starts waiting (or is held) and -1 in the
 -- minute that ends (a span begun before the window counts from its first minute), and a
@@ -134,14 +125,16 @@ WITH minutes AS (
 ), finished AS (
     SELECT date_trunc('minute', finished_at) AS m,
            count(*) FILTER (WHERE status = 'completed') AS completed,
-           count(*) FILTER (WHERE status = 'failed') AS failed
+           count(*) FILTER (WHERE status = 'failed') AS failed,
+           count(*) FILTER (WHERE status = 'cancelled') AS cancelled
     FROM recent, window_start w WHERE finished_at >= w.first GROUP BY 1
 )
 SELECT extract(epoch FROM mi.m)::bigint AS t,
        (sum(coalesce(p.waiting, 0)) OVER (ORDER BY mi.m))::int AS waiting,
        (sum(coalesce(p.held, 0)) OVER (ORDER BY mi.m))::int AS held,
        coalesce(f.completed, 0)::int AS completed,
-       coalesce(f.failed, 0)::int AS failed
+       coalesce(f.failed, 0)::int AS failed,
+       coalesce(f.cancelled, 0)::int AS cancelled
 FROM minutes mi
 LEFT JOIN per_minute p ON p.m = mi.m
 LEFT JOIN finished f ON f.m = mi.m
